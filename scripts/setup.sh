@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install chromatize with the CPU build of PyTorch.
+#   bash scripts/setup.sh        # library + CLI
+#   bash scripts/setup.sh dev    # + everything the tests need
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m venv .venv
+. .venv/bin/activate
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+# Pin torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
+pip install -q torch==2.13.0
+if [ "${1:-}" = "dev" ]; then
+  pip install -q -e ".[dev]"
+else
+  pip install -q -e .
+fi

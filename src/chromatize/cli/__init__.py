@@ -1,0 +1,39 @@
+"""``chromatize`` command line: one small module per subcommand, each calling one library function.
+
+A subcommand module defines ``register(subparsers)``, which adds its parser and sets
+``func(args) -> int`` (the exit code) as its default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from chromatize import __version__
+
+#: Subcommand modules under ``chromatize.cli``, in help order.
+COMMANDS = ["models"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="chromatize", description="Colorize black-and-white photographs.")
+    parser.add_argument("--version", action="version", version=f"chromatize {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"chromatize.cli.{name}").register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``chromatize`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,94 @@
+"""Colour maths: the only place that knows CIE Lab and the network normalisation.
+
+All functions are pure torch, batched and differentiable. Images are channel-first:
+``[B,3,H,W]`` (or ``[3,H,W]``). sRGB values are in ``[0,1]``; Lab uses the D65 white
+point with L in ``[0,100]`` and a, b roughly in ``[-128,127]``. The conversions are
+kornia's (checked against scikit-image in the tests).
+
+Networks see *normalised* values:
+
+- ``L_norm = (L - L_CENTER) / L_SCALE``   -> ``[-1, 1]``
+- ``ab_norm = ab / AB_SCALE``             -> about ``[-1, 1]`` for real photographs
+"""
+
+from __future__ import annotations
+
+import torch
+from kornia.color import lab_to_rgb as _kornia_lab_to_rgb
+from kornia.color import rgb_to_lab as _kornia_rgb_to_lab
+
+L_CENTER = 50.0
+L_SCALE = 50.0
+AB_SCALE = 110.0
+
+#: The normalisation written into every checkpoint, so a model remembers what it was trained on.
+NORMALIZATION = {"l_center": L_CENTER, "l_scale": L_SCALE, "ab_scale": AB_SCALE}
+
+
+def _check_channels(x: torch.Tensor, channels: int, what: str) -> None:
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() < 3 or x.shape[-3] != channels:
+        raise ValueError(f"{what} must have shape [...,{channels},H,W], got {tuple(x.shape)}")
+
+
+def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB ``[...,3,H,W]`` in ``[0,1]`` -> CIE Lab ``[...,3,H,W]`` (L in [0,100])."""
+    _check_channels(rgb, 3, "rgb")
+    return _kornia_rgb_to_lab(rgb.clamp(0.0, 1.0))
+
+
+def lab_to_rgb(lab: torch.Tensor) -> torch.Tensor:
+    """CIE Lab ``[...,3,H,W]`` -> sRGB ``[...,3,H,W]`` clipped to ``[0,1]``."""
+    _check_channels(lab, 3, "lab")
+    return _kornia_lab_to_rgb(lab, clip=True)
+
+
+def rgb_to_gray(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB ``[...,3,H,W]`` -> the gray sRGB image ``[...,3,H,W]`` with the same Lab L and no chroma."""
+    lab = rgb_to_lab(rgb)
+    return lab_to_rgb(torch.cat([lab[..., :1, :, :], torch.zeros_like(lab[..., 1:, :, :])], dim=-3))
+
+
+def normalize_l(L: torch.Tensor) -> torch.Tensor:
+    """L in ``[0,100]`` -> normalised L in ``[-1,1]``."""
+    return (L - L_CENTER) / L_SCALE
+
+
+def denormalize_l(L_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised L in ``[-1,1]`` -> L in ``[0,100]``."""
+    return L_norm * L_SCALE + L_CENTER
+
+
+def normalize_ab(ab: torch.Tensor) -> torch.Tensor:
+    """ab in Lab units -> normalised ab (about ``[-1,1]``)."""
+    return ab / AB_SCALE
+
+
+def denormalize_ab(ab_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised ab -> ab in Lab units."""
+    return ab_norm * AB_SCALE
+
+
+def rgb_to_l_ab(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """sRGB ``[...,3,H,W]`` in ``[0,1]`` -> (normalised L ``[...,1,H,W]``, normalised ab ``[...,2,H,W]``)."""
+    lab = rgb_to_lab(rgb)
+    return normalize_l(lab[..., :1, :, :]), normalize_ab(lab[..., 1:, :, :])
+
+
+def l_ab_to_rgb(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """(normalised L ``[...,1,H,W]``, normalised ab ``[...,2,H,W]``) -> sRGB ``[...,3,H,W]`` in ``[0,1]``."""
+    _check_channels(L_norm, 1, "L")
+    _check_channels(ab_norm, 2, "ab")
+    if L_norm.shape[-2:] != ab_norm.shape[-2:]:
+        raise ValueError(f"L {tuple(L_norm.shape)} and ab {tuple(ab_norm.shape)} differ in size")
+    lab = torch.cat([denormalize_l(L_norm), denormalize_ab(ab_norm)], dim=-3)
+    return lab_to_rgb(lab)
+
+
+def scale_chroma(ab_norm: torch.Tensor, saturation: float) -> torch.Tensor:
+    """Scale chroma: 0 gives gray, 1 leaves it, >1 is more vivid. Result clipped to ``[-1,1]`` per channel
+    (Lab ab beyond +-110 is outside the sRGB gamut almost everywhere)."""
+    if saturation < 0:
+        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    return (ab_norm * saturation).clamp(-1.0, 1.0)

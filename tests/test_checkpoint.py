@@ -1,0 +1,66 @@
+import json
+
+import pytest
+import torch
+
+from chromatize.checkpoint import load_model, read_checkpoint, save_checkpoint
+from chromatize.registry import create_model, list_models
+from test_models import small
+
+
+@pytest.mark.parametrize("name", list_models())
+@pytest.mark.parametrize("suffix", [".pt", ".safetensors"])
+def test_round_trip_identical_outputs(tmp_path, name, suffix):
+    model = small(name).eval()
+    path = save_checkpoint(tmp_path / f"m{suffix}", model, config={"lr": 1e-3}, metrics={"val_loss": 0.5})
+    loaded = load_model(path)
+    m = model.chromatize_info.size_multiple
+    x = torch.rand(1, 1, max(32, m), max(32, m)) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), loaded(x))
+    assert loaded.chromatize_info.name == name
+    assert loaded.chromatize_checkpoint["metrics"] == {"val_loss": 0.5}
+    assert loaded.chromatize_checkpoint["config"] == {"lr": 1e-3}
+
+
+def test_rgb_target_round_trip(tmp_path):
+    model = create_model("baseline", target="rgb", width=8)
+    loaded = load_model(save_checkpoint(tmp_path / "m.pt", model))
+    assert loaded.chromatize_info.target == "rgb" and loaded.chromatize_info.kwargs["width"] == 8
+
+
+def test_training_state_kept_in_pt(tmp_path):
+    model = create_model("baseline", width=4)
+    path = save_checkpoint(tmp_path / "m.pt", model, training_state={"step": 7})
+    assert read_checkpoint(path)["training_state"] == {"step": 7}
+    with pytest.raises(ValueError, match="training state"):
+        save_checkpoint(tmp_path / "m.safetensors", model, training_state={"step": 7})
+    assert not list(tmp_path.glob("*.safetensors")) and not list(tmp_path.glob(".*part*"))
+
+
+def test_bad_files_give_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        load_model(tmp_path / "missing.pt")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt"):
+        load_model(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"hello": 1}, other)
+    with pytest.raises(ValueError, match="not a chromatize checkpoint"):
+        load_model(other)
+
+
+def test_normalisation_mismatch_refused(tmp_path):
+    model = create_model("baseline", width=4)
+    path = save_checkpoint(tmp_path / "m.safetensors", model)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(path), framework="pt") as f:
+        header = json.loads(f.metadata()["chromatize"])
+        state = {k: f.get_tensor(k) for k in f.keys()}
+    header["normalization"]["ab_scale"] = 128.0
+    save_file(state, str(path), metadata={"chromatize": json.dumps(header)})
+    with pytest.raises(ValueError, match="normalisation"):
+        load_model(path)
