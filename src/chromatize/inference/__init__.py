@@ -1,0 +1,1 @@
+"""Inference: the one ``Colorizer`` pipeline used by the CLI, the web server and the video tool."""

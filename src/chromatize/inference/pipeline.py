@@ -1,0 +1,128 @@
+"""The colorization pipeline: predict chroma at a render size, put it on the photo's own luminance.
+
+The network sees the photo's L resized so its long side is ``render_size`` (padded to the model's
+size multiple); its ab is resized back to full resolution (bicubic) and joined to the full-resolution
+L of the input, in strips of rows so memory stays bounded for large scans. The output's L channel is
+therefore the input's (up to 8-bit rounding and sRGB gamut clipping).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch import nn
+
+from chromatize import color
+from chromatize.checkpoint import load_model
+from chromatize.io import from_rgb_array, to_rgb_array
+from chromatize.registry import model_info
+
+DEFAULT_RENDER_SIZE = 256
+STRIP_ROWS = 256
+WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
+
+
+def shipped_weights() -> dict[str, Path]:
+    """Names of the weights shipped inside the package -> their files."""
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+
+
+def resolve_weights(name_or_path: str | os.PathLike) -> Path:
+    """A shipped weight name (``"default"``) or a checkpoint path -> the file."""
+    path = Path(name_or_path)
+    if path.suffix in (".pt", ".safetensors") or path.exists():
+        return path
+    shipped = shipped_weights()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise FileNotFoundError(
+        f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+    )
+
+
+class Colorizer:
+    """Colorize photographs of any size with one network.
+
+    Holds no per-request state: ``colorize`` may be called from several threads at once.
+    """
+
+    def __init__(self, model: nn.Module, *, render_size: int = DEFAULT_RENDER_SIZE, device: str | torch.device = "cpu"):
+        self.info = model_info(model)
+        if self.info.kind != "colorizer":
+            raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.render_size = int(render_size)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | os.PathLike = "default", **kwargs) -> "Colorizer":
+        """Load a shipped model by name or any checkpoint (``.pt`` / ``.safetensors``) by path."""
+        return cls(load_model(resolve_weights(name_or_path)), **kwargs)
+
+    @torch.inference_mode()
+    def predict_ab(self, L_norm: torch.Tensor) -> torch.Tensor:
+        """Normalised L ``[B,1,h,w]`` -> normalised ab ``[B,2,h,w]``, padding to the model's size multiple."""
+        m = self.info.size_multiple
+        h, w = L_norm.shape[-2:]
+        ph, pw = (-h) % m, (-w) % m
+        x = L_norm.to(self.device)
+        if ph or pw:
+            mode = "reflect" if ph < h and pw < w else "replicate"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
+        out = self.model(x)[..., :h, :w].float()
+        if self.info.target == "rgb":
+            out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
+        return out.cpu()
+
+    def render_shape(self, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
+        """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size``."""
+        size = int(render_size or self.render_size)
+        if size < 8:
+            raise ValueError(f"render_size must be at least 8, got {size}")
+        scale = size / max(height, width)
+        return max(1, round(height * scale)), max(1, round(width * scale))
+
+    def colorize_array(
+        self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0
+    ) -> np.ndarray:
+        """sRGB ``float32 [H,W,3]`` in ``[0,1]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]``."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
+        H, W = rgb.shape[:2]
+        h, w = self.render_shape(H, W, render_size)
+        small = np.asarray(
+            from_rgb_array(rgb).resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0), dtype=np.float32
+        ) / 255.0
+        L_small, _ = color.rgb_to_l_ab(torch.from_numpy(small).permute(2, 0, 1)[None])
+        ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
+        ab_full = [
+            np.asarray(Image.fromarray(c, "F").resize((W, H), Image.Resampling.BICUBIC)) for c in ab_small
+        ]
+        out = np.empty((H, W, 3), dtype=np.uint8)
+        for top in range(0, H, STRIP_ROWS):
+            rows = slice(top, min(H, top + STRIP_ROWS))
+            strip = torch.from_numpy(np.ascontiguousarray(rgb[rows])).permute(2, 0, 1)[None]
+            L, _ = color.rgb_to_l_ab(strip)
+            ab = torch.from_numpy(np.stack([c[rows] for c in ab_full]))[None]
+            merged = color.l_ab_to_rgb(L, ab.clamp(-1, 1))[0].permute(1, 2, 0).numpy()
+            out[rows] = (merged * 255.0 + 0.5).astype(np.uint8)
+        return out
+
+    def colorize(
+        self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
+    ) -> Image.Image:
+        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size."""
+        rgb, alpha = to_rgb_array(image)
+        return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+
+
+def colorize(
+    image: Image.Image, model: str | os.PathLike = "default", *, render_size: int | None = None, saturation: float = 1.0
+) -> Image.Image:
+    """One-shot helper: ``Colorizer.from_pretrained(model).colorize(image, ...)``."""
+    return Colorizer.from_pretrained(model).colorize(image, render_size=render_size, saturation=saturation)
