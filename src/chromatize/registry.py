@@ -5,7 +5,8 @@ A builder returns a pure ``nn.Module``. ``create_model`` attaches a :class:`Mode
 
 Contract for ``kind="colorizer"``: input normalised L ``[B,1,H,W]``; output normalised ab
 ``[B,2,H,W]`` when ``target="lab"``, or sRGB ``[B,3,H,W]`` in ``[0,1]`` when ``target="rgb"``.
-H and W must be multiples of ``size_multiple`` (the pipeline pads).
+H and W must be multiples of ``size_multiple`` (the pipeline pads). A model whose multiple depends on
+its arguments (e.g. U-Net depth) sets a ``size_multiple`` attribute, which overrides the registered one.
 """
 
 from __future__ import annotations
@@ -100,7 +101,8 @@ def create_model(name: str, **kwargs: Any) -> nn.Module:
     if "target" in kwargs and "target" not in inspect.signature(spec.builder).parameters:
         kwargs = {k: v for k, v in kwargs.items() if k != "target"}
     model = spec.builder(**kwargs)
-    model.chromatize_info = ModelInfo(spec.name, dict(kwargs), target, spec.size_multiple, spec.kind)
+    multiple = int(getattr(model, "size_multiple", spec.size_multiple))
+    model.chromatize_info = ModelInfo(spec.name, dict(kwargs), target, multiple, spec.kind)
     return model
 
 
