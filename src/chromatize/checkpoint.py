@@ -99,6 +99,9 @@ def build_from_arch(arch: dict[str, Any]) -> nn.Module:
     """Rebuild an untrained network from a checkpoint's ``arch`` entry."""
     info = ModelInfo(**arch)
     kwargs = dict(info.kwargs)
+    if kwargs.get("pretrained"):
+        # The checkpoint holds every weight: never fetch the ImageNet initialisation again.
+        kwargs["pretrained"] = False
     if info.target != "lab":
         kwargs["target"] = info.target
     return create_model(info.name, **kwargs)
