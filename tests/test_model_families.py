@@ -7,6 +7,7 @@ from torch import nn
 from chromatize.checkpoint import load_model, save_checkpoint
 from chromatize.models.resnet import load_resnet18_encoder, rgb_stem_to_gray
 from chromatize.registry import create_model, list_models
+from test_models import small
 
 
 def conv_widths(module: nn.Module, kind=nn.Conv2d) -> list[int]:
@@ -189,3 +190,16 @@ def test_load_resnet18_encoder_from_rgb_checkpoint():
         load_resnet18_encoder(gray, {k: v for k, v in state.items() if not k.startswith("layer2")})
     with pytest.raises(ValueError, match=r"\[C,3,k,k\]"):
         rgb_stem_to_gray({"conv1.weight": torch.zeros(8, 2, 7, 7)})
+
+
+# --- all families in this file -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["pix2pix", "unet_bn", "unet", "autoencoder", "resnet18"])
+def test_wrong_input_refused_clearly(name):
+    model = small(name)
+    m = model.chromatize_info.size_multiple
+    with pytest.raises(ValueError, match=f"multiples of {m}"):
+        model(torch.zeros(1, 1, 4 * m, 4 * m + m // 2))
+    with pytest.raises(ValueError, match=r"\[B,1,H,W\]"):
+        model(torch.zeros(1, 3, 4 * m, 4 * m))

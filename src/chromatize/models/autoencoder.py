@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from chromatize.models.common import bounded_head, out_channels
+from chromatize.models.common import check_input, bounded_head, out_channels
 from chromatize.registry import register_model
 
 #: Encoder widths at ``base=64`` and which of those convs have stride 2.
@@ -45,6 +45,7 @@ class Autoencoder(nn.Module):
         )
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
+        check_input(L, self.size_multiple)
         return self.decoder(self.encoder(L))
 
 

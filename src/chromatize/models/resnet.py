@@ -13,7 +13,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from chromatize.models.common import out_channels, output_head
+from chromatize.models.common import check_input, out_channels, output_head
 from chromatize.registry import register_model
 
 
@@ -75,6 +75,7 @@ class ResNet18Colorizer(nn.Module):
         return self.layer2(self.layer1(x))
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
+        check_input(L, self.size_multiple)
         return self.decoder(self.encode(L))
 
 
