@@ -95,3 +95,10 @@ def test_counts_pool_across_images():
     b = metrics.ab_within_counts(np.array([5.5]))
     pooled = (a + b) / 4
     assert pooled[0] == 0.25 and pooled[5] == 0.25 and pooled[6] == 0.5 and pooled[10] == 0.75 and pooled[150] == 0.75
+
+
+def test_precomputed_target_lab_gives_the_same_metrics(rng):
+    pred, target = rng.random((12, 12, 3)), rng.random((12, 12, 3))
+    a, ca = metrics.image_metrics(pred, target)
+    b, cb = metrics.image_metrics(pred, target, lab_target=metrics.to_lab(target))
+    assert a == b and (ca == cb).all()

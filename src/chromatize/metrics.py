@@ -128,14 +128,18 @@ def curve_auc(curve: np.ndarray) -> float:
 IMAGE_METRICS = ("mse", "psnr", "ssim", "delta_e2000", "ab_auc", "cf_pred", "cf_orig")
 
 
-def image_metrics(pred: np.ndarray, target: np.ndarray) -> tuple[dict[str, float], np.ndarray]:
+def image_metrics(
+    pred: np.ndarray, target: np.ndarray, *, lab_target: np.ndarray | None = None
+) -> tuple[dict[str, float], np.ndarray]:
     """All per-image metrics of a prediction against its original (sRGB ``[H,W,3]`` in ``[0,1]``).
 
+    ``lab_target``: ``to_lab(target)`` when the caller already has it (one original, many predictions).
     Returns ``({name: value} for IMAGE_METRICS, ab-within counts [151])``; the counts let a caller pool
     the accuracy curve over many images.
     """
     _check_pair(pred, target)
-    lab_pred, lab_target = to_lab(pred), to_lab(target)
+    lab_pred = to_lab(pred)
+    lab_target = to_lab(target) if lab_target is None else lab_target
     counts = ab_within_counts(ab_error(lab_pred, lab_target))
     err = mse(pred, target)
     values = {

@@ -103,10 +103,10 @@ def evaluate_predictors(
     with tqdm(total=len(readable) * len(predictors), desc="evaluate", unit="pred", disable=not progress) as bar:
         for rel, path in readable:
             original = load_original(path, size)
-            gray = gray_input(original)
+            gray, lab = gray_input(original), metrics.to_lab(original)
             pixels += original.shape[0] * original.shape[1]
             for p in predictors:
-                values, c = metrics.image_metrics(p(gray), original)
+                values, c = metrics.image_metrics(p(gray), original, lab_target=lab)
                 rows[p.name].append({"file": rel, **values})
                 counts[p.name] += c
                 bar.update()
