@@ -139,15 +139,22 @@ td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowr
 img.curve,img.loss{max-width:600px}figcaption,small{font-size:.8em;color:#444}"""
 
 
+def _describe(model: dict[str, Any]) -> str:
+    d = model["describe"]
+    if model["kind"] == "reference":
+        return d["definition"]
+    arch = d["arch"]
+    kwargs = ", ".join(f"{k}={v}" for k, v in sorted(arch["kwargs"].items()))
+    text = f"{arch['name']}({kwargs}), target {arch['target']}, weights {d['weights']}, render size {d['render_size']}"
+    return text + (f"; checkpoint metrics {json.dumps(d['checkpoint_metrics'])}" if d["checkpoint_metrics"] else "")
+
+
 def report_html(results: dict[str, Any], gallery: dict[str, dict[str, str]]) -> str:
     """The whole report as one HTML page (images embedded as data URIs)."""
     st = results["settings"]
     size = "full resolution" if st["full_res"] else f"short side {st['size']} px, centre-cropped square"
     cf_orig = next(iter(results["models"].values()))["summary"]["cf_orig"]
-    refs = "".join(
-        f"<li><b>{escape(n)}</b>: {escape(m['describe']['definition'])}</li>"
-        for n, m in results["models"].items() if m["kind"] == "reference"
-    )
+    refs = "".join(f"<li><b>{escape(n)}</b>: {escape(_describe(m))}</li>" for n, m in results["models"].items())
     mean_ab = results["models"].get("mean-chroma", {}).get("describe", {}).get("ab")
     skipped = "".join(f"<li>{escape(s['file'])}: {escape(s['reason'])}</li>" for s in results["skipped"])
     return f"""<!doctype html>
