@@ -23,6 +23,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
 ]
 TIMEOUT_MS = 60_000
+MAX_UPLOAD = 300_000
 
 pytestmark = [
     pytest.mark.browser,
@@ -38,7 +39,7 @@ from test_server import encode, gray_photo, lab, mean_chroma, save_tinted_model 
 @pytest.fixture
 def server_url(tmp_path):
     """A live server on a free 127.0.0.1 port, in a thread, serving a tiny tinted model."""
-    app = create_app({"tinted": save_tinted_model(tmp_path / "tinted.safetensors")}, ServerConfig(workers=1))
+    app = create_app({"tinted": save_tinted_model(tmp_path / "tinted.safetensors")}, ServerConfig(workers=1, max_upload_bytes=MAX_UPLOAD))
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -83,6 +84,13 @@ def test_page_colorizes_a_photo_in_a_real_browser(server_url, tmp_path):
             page.goto(server_url + "/")
             page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=TIMEOUT_MS)
             assert page.locator("#model").input_value() == "tinted"
+
+            noise = Image.fromarray(np.random.default_rng(5).integers(0, 255, (400, 400, 3), dtype=np.uint8))
+            noise.save(tmp_path / "huge.png")
+            assert (tmp_path / "huge.png").stat().st_size > MAX_UPLOAD
+            page.set_input_files("#file", str(tmp_path / "huge.png"))
+            page.wait_for_selector('body[data-state="error"]', state="attached", timeout=TIMEOUT_MS)
+            assert "accepts up to" in page.text_content("#status-text")
 
             page.set_input_files("#file", str(photo_path))
             wait_for_render(page, 1)

@@ -72,7 +72,9 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
         lifespan=lifespan,
     )
     app.state.store, app.state.pool, app.state.config = store, pool, config
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + FORM_OVERHEAD_BYTES, paths=("/api/colorize",))
+    too_large = f"upload over the limit of {config.max_upload_bytes} bytes ({config.max_upload_bytes / 2**20:.1f} MiB)"
+    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + FORM_OVERHEAD_BYTES,
+                       paths=("/api/colorize",), detail=too_large)
 
     @app.exception_handler(UploadRejected)
     async def _rejected(_request: Request, exc: UploadRejected) -> JSONResponse:
@@ -108,7 +110,7 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
             raise HTTPException(422, f"unknown model {model!r}; available: {', '.join(store.names)}")
         data = await image.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
-            raise UploadRejected(413, f"upload over {config.max_upload_bytes} bytes")
+            raise UploadRejected(413, too_large)
         body, media_type = await pool.run(_colorize_job, store, model, data, render_size, saturation, format, config)
         headers = {
             "Content-Disposition": f'inline; filename="colorized.{format}"',

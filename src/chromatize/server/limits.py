@@ -25,15 +25,16 @@ class BodySizeLimit:
     the app, so memory stays bounded by ``max_bytes``.
     """
 
-    def __init__(self, app: Callable, *, max_bytes: int, paths: tuple[str, ...]):
+    def __init__(self, app: Callable, *, max_bytes: int, paths: tuple[str, ...], detail: str | None = None):
         self.app = app
         self.max_bytes = max_bytes
         self.paths = paths
+        self.detail = detail or f"request body over {max_bytes} bytes"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] not in self.paths:
             return await self.app(scope, receive, send)
-        too_large = f"request body over {self.max_bytes} bytes"
+        too_large = self.detail
         length = dict(scope.get("headers") or []).get(b"content-length")
         if length is not None:
             if not length.isdigit():

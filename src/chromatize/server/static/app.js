@@ -8,7 +8,7 @@
   const RENDER_CHOICES = [128, 192, 256, 384, 512, 768, 1024];
   const PREFERRED_RENDER = 256;
   const DEBOUNCE_MS = 250;
-  const state = { file: null, originalUrl: null, resultUrl: null, xhr: null, seq: 0, renders: 0, timer: null, beforeBroken: false };
+  const state = { limits: null, file: null, originalUrl: null, resultUrl: null, xhr: null, seq: 0, renders: 0, timer: null, beforeBroken: false };
 
   function setStatus(text, { progress = null, error = false } = {}) {
     $("status-text").textContent = text;
@@ -33,6 +33,7 @@
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const info = await response.json();
       for (const m of info.models) $("model").append(option(m.name, m.name, m.name === info.default));
+      state.limits = info.limits;
       const { min_render_size: lo, max_render_size: hi } = info.limits;
       const sizes = RENDER_CHOICES.filter((s) => s >= lo && s <= hi);
       if (!sizes.length) sizes.push(Math.min(hi, Math.max(lo, PREFERRED_RENDER)));
@@ -62,6 +63,11 @@
 
   function pickFile(file) {
     if (!file) return;
+    const limit = state.limits && state.limits.max_upload_bytes;
+    if (limit && file.size > limit) {
+      const mib = (n) => (n / 2 ** 20).toFixed(1);
+      return fail(`${file.name} is ${mib(file.size)} MiB; this server accepts up to ${mib(limit)} MiB.`);
+    }
     state.file = file;
     if (state.originalUrl) URL.revokeObjectURL(state.originalUrl);
     state.originalUrl = URL.createObjectURL(file);
