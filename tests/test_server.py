@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import re
+import socket
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -360,3 +364,31 @@ def test_cli_serve_binds_localhost_by_default(tinted, monkeypatch):
     cfg = seen["config"]
     assert (cfg.workers, cfg.queue_limit, cfg.max_upload_bytes) == (2, 3, 2**20)
     assert main(["serve", "--workers", "0"]) == 2
+
+
+def test_cli_parser_does_not_need_the_server_extra():
+    code = "import sys; from chromatize.cli import build_parser; build_parser(); assert 'fastapi' not in sys.modules"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+
+
+def test_chromatize_serve_runs_a_live_server(tinted):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = [sys.executable, "-m", "chromatize", "serve", "--model", str(tinted), "--port", str(port)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(240):
+            try:
+                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.stdout.read()
+                time.sleep(0.25)
+        r = httpx.post(url + "/api/colorize", files={"image": ("p.png", encode(gray_photo(20, 28)), "image/png")}, timeout=60)
+        assert r.status_code == 200 and Image.open(io.BytesIO(r.content)).size == (28, 20)
+    finally:
+        proc.terminate()
+        proc.wait(20)
