@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install chromatize with the CPU build of PyTorch.
 #   bash scripts/setup.sh        # library + CLI
-#   bash scripts/setup.sh dev    # + everything the tests need
+#   bash scripts/setup.sh dev    # + everything the tests need (server extra, playwright: no browser download;
+#                                #   the browser test drives Debian's /usr/bin/chromium, installed by .ci/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m venv .venv
@@ -10,7 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Pin torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
 if [ "${1:-}" = "dev" ]; then
-  pip install -q -e ".[dev]"
+  pip install -q -e ".[dev,server]" playwright
 else
   pip install -q -e .
 fi

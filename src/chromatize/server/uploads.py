@@ -1,0 +1,66 @@
+"""Checking, decoding and encoding uploaded images; every refusal is an :class:`UploadRejected`."""
+
+from __future__ import annotations
+
+import io
+
+from PIL import Image, ImageOps
+
+from chromatize.server.config import ACCEPTED_CONTENT_TYPES, ACCEPTED_FORMATS, OUTPUT_FORMATS
+
+
+class UploadRejected(ValueError):
+    """An upload the server will not process; ``status`` is the HTTP status to answer with."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def check_content_type(content_type: str | None) -> None:
+    """415 unless the declared media type is an accepted image type (or generic: decided by the bytes)."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in ACCEPTED_CONTENT_TYPES:
+        raise UploadRejected(415, f"unsupported media type {media!r}; accepted: {', '.join(ACCEPTED_FORMATS)}")
+
+
+def decode_upload(data: bytes, *, max_pixels: int) -> Image.Image:
+    """Uploaded bytes -> a fully decoded PIL image, upright per its EXIF orientation.
+
+    400: empty, unreadable or damaged; 415: an image format not accepted; 413: more than ``max_pixels``
+    (checked from the header, before the pixels are decoded).
+    """
+    if not data:
+        raise UploadRejected(400, "the uploaded file is empty")
+    try:
+        probe = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as e:
+        raise UploadRejected(413, f"image has too many pixels: {e}") from e
+    except Image.UnidentifiedImageError as e:
+        raise UploadRejected(400, "not a readable image: the bytes are in no image format Pillow knows") from e
+    except Exception as e:  # Pillow raises many types for a damaged header
+        raise UploadRejected(400, f"not a readable image ({type(e).__name__}: {e})") from e
+    if probe.format not in ACCEPTED_FORMATS:
+        raise UploadRejected(415, f"image format {probe.format} is not accepted; accepted: {', '.join(ACCEPTED_FORMATS)}")
+    width, height = probe.size
+    if width * height > max_pixels:
+        raise UploadRejected(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+    try:
+        probe.verify()
+        image = Image.open(io.BytesIO(data))
+        image.load()
+        return ImageOps.exif_transpose(image)
+    except Exception as e:  # a damaged file fails in the decoder with any of several exception types
+        raise UploadRejected(400, f"damaged or truncated {probe.format} image ({type(e).__name__}: {e})") from e
+
+
+def encode_image(image: Image.Image, fmt: str, *, jpeg_quality: int = 92) -> tuple[bytes, str]:
+    """PIL image -> (file bytes, media type) for output format ``"png"`` or ``"jpeg"`` (JPEG drops alpha)."""
+    pil_format, media_type = OUTPUT_FORMATS[fmt]
+    buffer = io.BytesIO()
+    if pil_format == "JPEG":
+        image.convert("RGB").save(buffer, "JPEG", quality=jpeg_quality)
+    else:
+        image.save(buffer, "PNG")
+    return buffer.getvalue(), media_type

@@ -1,0 +1,134 @@
+"""A real browser on the page: Debian's headless Chromium driven by Playwright against a live uvicorn server.
+
+Skipped (with the reason) where /usr/bin/chromium or playwright is missing; CI installs both.
+Screenshots go to test-artifacts/ (git-ignored).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
+]
+TIMEOUT_MS = 60_000
+MAX_UPLOAD = 300_000
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright (pip install playwright; no browser download)")
+uvicorn = pytest.importorskip("uvicorn", reason="needs the [server] extra")
+
+from chromatize.server import ServerConfig, create_app  # noqa: E402
+from test_server import encode, gray_photo, lab, mean_chroma, save_tinted_model  # noqa: E402
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    """A live server on a free 127.0.0.1 port, in a thread, serving a tiny tinted model."""
+    app = create_app({"tinted": save_tinted_model(tmp_path / "tinted.safetensors")}, ServerConfig(workers=1, max_upload_bytes=MAX_UPLOAD))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        thread.join(0.05)
+    assert server.started, "uvicorn did not start"
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def download(page, path: Path) -> Image.Image:
+    with page.expect_download(timeout=TIMEOUT_MS) as info:
+        page.click("#download")
+    info.value.save_as(path)
+    return Image.open(path)
+
+
+def wait_for_render(page, n: int) -> None:
+    page.wait_for_selector(f'body[data-renders="{n}"][data-state="done"]', state="attached", timeout=TIMEOUT_MS)
+
+
+def test_page_colorizes_a_photo_in_a_real_browser(server_url, tmp_path):
+    photo = gray_photo(240, 360, seed=3)
+    photo_path = tmp_path / "old-photo.png"
+    photo.save(photo_path)
+    ARTIFACTS.mkdir(exist_ok=True)
+    foreign, errors = [], []
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1000, "height": 900})
+            page.on("request", lambda r: r.url.startswith((server_url, "blob:", "data:")) or foreign.append(r.url))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.goto(server_url + "/")
+            page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=TIMEOUT_MS)
+            assert page.locator("#model").input_value() == "tinted"
+
+            noise = Image.fromarray(np.random.default_rng(5).integers(0, 255, (400, 400, 3), dtype=np.uint8))
+            noise.save(tmp_path / "huge.png")
+            assert (tmp_path / "huge.png").stat().st_size > MAX_UPLOAD
+            page.set_input_files("#file", str(tmp_path / "huge.png"))
+            page.wait_for_selector('body[data-state="error"]', state="attached", timeout=TIMEOUT_MS)
+            assert "accepts up to" in page.text_content("#status-text")
+
+            page.set_input_files("#file", str(photo_path))
+            wait_for_render(page, 1)
+            size = page.evaluate("(() => { const i = document.getElementById('after'); return [i.naturalWidth, i.naturalHeight]; })()")
+            assert size == [360, 240]
+            page.fill("#reveal", "30")
+            assert "70%" in page.get_attribute("#after", "style")
+
+            page.fill("#saturation", "0")  # re-renders: saturation 0 must come back gray
+            wait_for_render(page, 2)
+            gray = download(page, tmp_path / "gray.png")
+            assert gray.size == photo.size and mean_chroma(gray) < 1.0
+
+            page.fill("#saturation", "1.5")
+            wait_for_render(page, 3)
+            page.screenshot(path=str(ARTIFACTS / "browser-desktop.png"), full_page=True)
+            vivid = download(page, tmp_path / "vivid.png")
+            assert vivid.size == photo.size and vivid.mode == "RGB" and mean_chroma(vivid) > 10
+            assert np.median(np.abs(lab(vivid)[0] - lab(photo)[0])) < 1.0
+
+            dropped = base64.b64encode(encode(gray_photo(90, 60, seed=4))).decode()
+            transfer = page.evaluate_handle(
+                """(b64) => { const dt = new DataTransfer();
+                   const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+                   dt.items.add(new File([bytes], 'dropped.png', {type: 'image/png'})); return dt; }""",
+                dropped,
+            )
+            page.dispatch_event("#drop", "drop", {"dataTransfer": transfer})
+            wait_for_render(page, 4)
+            assert download(page, tmp_path / "dropped.png").size == (60, 90)
+
+            page.set_viewport_size({"width": 390, "height": 844})
+            page.set_input_files("#file", str(photo_path))
+            wait_for_render(page, 5)
+            assert page.evaluate("document.documentElement.scrollWidth") <= 390, "page scrolls sideways on a phone"
+            page.screenshot(path=str(ARTIFACTS / "browser-phone.png"), full_page=True)
+        finally:
+            browser.close()
+
+    assert not foreign, f"page fetched from elsewhere: {foreign}"
+    assert not errors, f"errors in the page: {errors}"
