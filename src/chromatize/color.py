@@ -92,3 +92,31 @@ def scale_chroma(ab_norm: torch.Tensor, saturation: float) -> torch.Tensor:
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
     return (ab_norm * saturation).clamp(-1.0, 1.0)
+
+
+#: Rec. 709 / sRGB luminance weights of linear RGB (the Y row of kornia's rgb_to_xyz matrix).
+_LUMINANCE = (0.212671, 0.715160, 0.072169)
+
+
+def l_ab_to_rgb_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """Like :func:`l_ab_to_rgb`, but colours outside the sRGB gamut keep their L.
+
+    Per-channel clipping changes a pixel's luminance. Instead, each out-of-gamut pixel is moved in
+    linear RGB along the straight line toward the gray of equal luminance Y, just far enough to fit
+    in ``[0,1]``. Y (hence Lab L) is constant along that line, and the hue (dominant wavelength) is
+    kept. In-gamut pixels are unchanged. Returns sRGB ``[...,3,H,W]`` in ``[0,1]``.
+    """
+    from kornia.color import linear_rgb_to_rgb, rgb_to_linear_rgb
+
+    _check_channels(L_norm, 1, "L")
+    _check_channels(ab_norm, 2, "ab")
+    lab = torch.cat([denormalize_l(L_norm), denormalize_ab(ab_norm)], dim=-3)
+    lin = rgb_to_linear_rgb(_kornia_lab_to_rgb(lab, clip=False))
+    weights = torch.tensor(_LUMINANCE, dtype=lin.dtype, device=lin.device)[:, None, None]
+    Y = (lin * weights).sum(dim=-3, keepdim=True).clamp(0.0, 1.0)
+    diff = lin - Y
+    inf = torch.full_like(lin, float("inf"))
+    over = torch.where(lin > 1.0, (1.0 - Y) / diff.clamp(min=1e-12), inf)
+    under = torch.where(lin < 0.0, Y / (-diff).clamp(min=1e-12), inf)
+    t = torch.minimum(over, under).amin(dim=-3, keepdim=True).clamp(max=1.0)
+    return linear_rgb_to_rgb((Y + t * diff).clamp(0.0, 1.0)).clamp(0.0, 1.0)
