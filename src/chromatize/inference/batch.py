@@ -51,8 +51,9 @@ def find_inputs(inputs: list[str | os.PathLike], exclude: Path | None = None) ->
     found: dict[Path, Path] = {}
     for item in map(Path, inputs):
         if item.is_dir():
+            skip = None if _under(item, exclude) else exclude  # an output folder inside the input one
             for f in sorted(item.rglob("*")):
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not _under(f, exclude):
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not _under(f, skip):
                     found.setdefault(f, f.relative_to(item))
         elif item.is_file():
             found.setdefault(item, Path(item.name))
