@@ -41,7 +41,7 @@ def test_strips_give_the_same_result_as_one_pass(rng, monkeypatch):
     rgb = rng.random((45, 38, 3), dtype=np.float32)
     c = Colorizer(tiny(), render_size=16)
     whole = c.colorize_array(rgb)
-    monkeypatch.setattr(pipeline, "STRIP_ROWS", 7)
+    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 7 * 38)
     assert np.abs(c.colorize_array(rgb).astype(int) - whole).max() <= 1
 
 
@@ -104,3 +104,9 @@ def test_gray_array_keeps_L_and_drops_chroma(rng):
     rgb = rng.random((7, 9, 3), dtype=np.float32)
     lab = lab_of(pipeline.gray_array(rgb))
     assert np.abs(lab[0] - lab_of(rgb)[0]).max() < 0.5 and np.abs(lab[1:]).max() < 1.0
+
+
+def test_rgb_to_l_matches_the_full_conversion():
+    rgb = torch.rand(2, 3, 16, 16)
+    rgb[0, :, 0, :3] = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.01, 0.01, 0.01]]).T
+    assert (color.rgb_to_l(rgb) - color.rgb_to_l_ab(rgb)[0]).abs().max() < 1e-5

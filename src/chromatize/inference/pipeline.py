@@ -26,7 +26,8 @@ from chromatize.registry import model_info
 
 # Provisional: to be chosen by measuring speed vs quality once a trained model ships (see benchmarks/).
 DEFAULT_RENDER_SIZE = 256
-STRIP_ROWS = 256
+#: Pixels converted at once: bounds the working memory beyond the input and output arrays.
+STRIP_PIXELS = 1 << 19
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -112,15 +113,15 @@ class Colorizer:
         ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
         ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
         out = np.empty((H, W, 3), dtype=np.uint8)
-        for top in range(0, H, STRIP_ROWS):
-            bottom = min(H, top + STRIP_ROWS)
+        for top in range(0, H, _strip_rows(W)):
+            bottom = min(H, top + _strip_rows(W))
             # Bicubic upsampling of just this band; equal to resizing the whole ab map at once.
             box = (0.0, top * h / H, float(w), bottom * h / H)
             ab = np.stack(
                 [np.asarray(c.resize((W, bottom - top), Image.Resampling.BICUBIC, box=box)) for c in ab_images]
             )
             strip = torch.from_numpy(to_float32(rgb[top:bottom])).permute(2, 0, 1)[None]
-            L, _ = color.rgb_to_l_ab(strip)
+            L = color.rgb_to_l(strip)
             merged = color.l_ab_to_rgb_keep_l(L, torch.from_numpy(ab)[None].clamp(-1, 1))
             out[top:bottom] = (merged[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
         return out
@@ -138,17 +139,23 @@ def _to_uint8(rgb: np.ndarray) -> np.ndarray:
     if rgb.dtype == np.uint8:
         return np.ascontiguousarray(rgb)
     out = np.empty(rgb.shape, dtype=np.uint8)
-    for top in range(0, rgb.shape[0], STRIP_ROWS):
-        out[top : top + STRIP_ROWS] = to_float32(rgb[top : top + STRIP_ROWS]) * 255.0 + 0.5
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        out[top : top + rows] = to_float32(rgb[top : top + rows]) * 255.0 + 0.5
     return out
+
+
+def _strip_rows(width: int) -> int:
+    return max(1, STRIP_PIXELS // max(1, width))
 
 
 def gray_array(rgb: np.ndarray) -> np.ndarray:
     """sRGB ``[H,W,3]`` (any dtype :func:`colorize_array` takes) -> its gray version, ``uint8 [H,W,3]``, same L."""
     out = np.empty(rgb.shape, dtype=np.uint8)
-    for top in range(0, rgb.shape[0], STRIP_ROWS):
-        strip = torch.from_numpy(to_float32(rgb[top : top + STRIP_ROWS])).permute(2, 0, 1)
-        out[top : top + STRIP_ROWS] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        strip = torch.from_numpy(to_float32(rgb[top : top + rows])).permute(2, 0, 1)
+        out[top : top + rows] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     return out
 
 
