@@ -23,6 +23,12 @@ def gray(path, size=(13, 9), mode="L"):
     return path
 
 
+def img(path):
+    with Image.open(path) as im:
+        im.load()
+    return im
+
+
 def digests(folder):
     return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.rglob("*")) if p.is_file()}
 
@@ -45,7 +51,7 @@ def test_folder_with_a_bad_file_mirrors_tree_and_goes_on(tmp_path, model, capsys
     assert "broken.jpg" in captured.err and "not an image" in captured.err
     outs = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert outs == ["a.png", "c.tif", "sub/b.jpg"]
-    assert Image.open(tmp_path / "out" / "sub" / "b.jpg").size == (8, 21)
+    assert img(tmp_path / "out" / "sub" / "b.jpg").size == (8, 21)
     assert digests(src) == before
 
 
@@ -53,7 +59,7 @@ def test_beside_inputs_then_skip_then_overwrite(tmp_path, model, capsys):
     photo = gray(tmp_path / "p.png")
     assert colorize(tmp_path, "--model", model) == 0
     result = tmp_path / "p_color.png"
-    assert Image.open(result).mode == "RGB" and Image.open(result).size == (13, 9)
+    assert img(result).mode == "RGB" and img(result).size == (13, 9)
     first = result.stat().st_mtime_ns
     capsys.readouterr()
     # a second run neither treats p_color.png as an input nor replaces it
@@ -61,7 +67,7 @@ def test_beside_inputs_then_skip_then_overwrite(tmp_path, model, capsys):
     assert "0 done, 1 skipped" in capsys.readouterr().out
     assert result.stat().st_mtime_ns == first and not (tmp_path / "p_color_color.png").exists()
     assert colorize(tmp_path, "--model", model, "--overwrite", "--saturation", "0") == 0
-    rgb = np.asarray(Image.open(result)).astype(int)
+    rgb = np.asarray(img(result)).astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 1  # saturation 0 gave gray
     assert photo.exists() and sorted(p.name for p in tmp_path.iterdir()) == ["p.png", "p_color.png"]
 
@@ -78,12 +84,12 @@ def test_output_onto_an_input_is_refused(tmp_path, model, capsys):
 def test_single_file_output_compare_and_format(tmp_path, model):
     photo = gray(tmp_path / "p.png", mode="RGBA")
     assert colorize(photo, "-o", tmp_path / "o.png", "--model", model, "--compare") == 0
-    side = Image.open(tmp_path / "o.png")
+    side = img(tmp_path / "o.png")
     assert side.size == (26, 9) and side.mode == "RGBA"
     left = np.asarray(side.convert("RGB"))[:, :13].astype(int)
     assert np.abs(left[..., 0] - left[..., 2]).max() <= 1  # the gray input on the left
     assert colorize(photo, "--model", model, "--format", "jpg") == 0
-    jpg = Image.open(tmp_path / "p_color.jpg")
+    jpg = img(tmp_path / "p_color.jpg")
     assert jpg.format == "JPEG" and jpg.mode == "RGB" and jpg.size == (13, 9)
 
 
@@ -126,7 +132,8 @@ def test_a_failed_write_leaves_no_partial_file_and_the_batch_goes_on(tmp_path, m
 
     def save(self, fp, *args, **kwargs):
         if ".a." in str(fp):  # the temporary file of a.png's output
-            open(fp, "wb").write(b"partial")
+            with open(fp, "wb") as f:
+                f.write(b"partial")
             raise OSError("No space left on device")
         return real_save(self, fp, *args, **kwargs)
 

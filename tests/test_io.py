@@ -59,16 +59,16 @@ def write_png16(path, arr):
     import png
 
     h, w, planes = arr.shape
-    png.Writer(w, h, bitdepth=16, greyscale=planes < 3, alpha=planes in (2, 4)).write(
-        open(path, "wb"), arr.reshape(h, w * planes)
-    )
+    with open(path, "wb") as f:
+        png.Writer(w, h, bitdepth=16, greyscale=planes < 3, alpha=planes in (2, 4)).write(f, arr.reshape(h, w * planes))
 
 
 def test_sixteen_bit_rgb_and_rgba_png(tmp_path):
     rng = np.random.default_rng(1)
     rgba = rng.integers(0, 65536, (5, 7, 4), dtype=np.uint16)
     write_png16(tmp_path / "c16.png", rgba[..., :3])
-    assert Image.open(tmp_path / "c16.png").mode == "RGB"  # Pillow alone would drop to 8 bits
+    with Image.open(tmp_path / "c16.png") as pillow_view:
+        assert pillow_view.mode == "RGB"  # Pillow alone would drop to 8 bits
     loaded = load_image(tmp_path / "c16.png")
     assert loaded.rgb.dtype == np.uint16 and np.array_equal(loaded.rgb, rgba[..., :3]) and loaded.alpha is None
     write_png16(tmp_path / "a16.png", rgba)
@@ -179,3 +179,14 @@ def test_save_refuses_an_input_and_unknown_format(tmp_path):
     with pytest.raises(ValueError, match="format"):
         save_image(Image.new("RGB", (4, 4)), tmp_path / "x.xyz")
     assert save_image(Image.new("RGB", (4, 4)), tmp_path / "x.out", format="jpg").read_bytes()[:2] == b"\xff\xd8"
+
+
+def test_file_objects_read_like_paths(tmp_path):
+    import io as stdio
+
+    rgba = np.random.default_rng(3).integers(0, 65536, (5, 7, 4), dtype=np.uint16)
+    write_png16(tmp_path / "a16.png", rgba)
+    loaded = load_image(stdio.BytesIO((tmp_path / "a16.png").read_bytes()), name="upload.png")
+    assert np.array_equal(loaded.rgb, rgba[..., :3]) and loaded.path.name == "upload.png"
+    with pytest.raises(ImageReadError, match="upload.jpg"):
+        load_image(stdio.BytesIO(b"garbage"), name="upload.jpg")

@@ -110,3 +110,12 @@ def test_rgb_to_l_matches_the_full_conversion():
     rgb = torch.rand(2, 3, 16, 16)
     rgb[0, :, 0, :3] = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0], [0.01, 0.01, 0.01]]).T
     assert (color.rgb_to_l(rgb) - color.rgb_to_l_ab(rgb)[0]).abs().max() < 1e-5
+
+
+def test_sepia_scan_is_colorized_from_its_luminance_only(rng):
+    L = torch.rand(1, 1, 24, 30) * 1.6 - 0.8
+    sepia_ab = torch.stack([torch.full((24, 30), 0.06), torch.full((24, 30), 0.15)])[None]
+    sepia = color.l_ab_to_rgb_keep_l(L, sepia_ab)[0].permute(1, 2, 0).numpy()
+    gray = color.l_ab_to_rgb_keep_l(L, torch.zeros_like(sepia_ab))[0].permute(1, 2, 0).numpy()
+    c = Colorizer(tiny(), render_size=16)
+    assert np.abs(c.colorize_array(sepia).astype(int) - c.colorize_array(gray)).max() <= 2

@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -69,26 +70,33 @@ class LoadedImage:
         return self.rgb.shape[1], self.rgb.shape[0]
 
 
-def load_image(path: str | os.PathLike, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def load_image(
+    source: str | os.PathLike | BinaryIO, *, max_pixels: int | None = DEFAULT_MAX_PIXELS, name: str | None = None
+) -> LoadedImage:
     """Read JPEG, PNG, TIFF, BMP, WebP (anything Pillow reads) upright, at full precision.
+
+    ``source`` is a path or a binary file object (e.g. an upload in ``io.BytesIO``; ``name`` then
+    names it in errors).
 
     16-bit colour PNG and TIFF are read with pypng / tifffile because Pillow reduces them to 8 bits.
     Raises :class:`ImageTooLargeError` above ``max_pixels`` (``None``: no limit of ours; Pillow's own
     decompression-bomb guard still applies) and :class:`ImageReadError` for a missing, truncated or
     corrupt file. Both name the file.
     """
-    path = Path(path)
+    is_stream = hasattr(source, "read")
+    path = Path(name or getattr(source, "name", "<upload>")) if is_stream else Path(source)
+    src = source if is_stream else path
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
-            with Image.open(path) as image:
+            with Image.open(src) as image:
                 width, height = image.size
                 if max_pixels is not None and width * height > max_pixels:
                     raise ImageTooLargeError(
                         path, f"{width}x{height} = {width * height:,} pixels exceeds the limit of "
                         f"{max_pixels:,} (raise it with max_pixels / --max-pixels)"
                     )
-                arrays = _read_high_depth_colour(path, image)
+                arrays = _read_high_depth_colour(src, image)
                 if arrays is None:
                     arrays = image_to_arrays(ImageOps.exif_transpose(image))
     except ImageReadError:
@@ -214,28 +222,30 @@ def _float_unit(values: np.ndarray) -> np.ndarray:
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32, copy=False)
 
 
-def _read_high_depth_colour(path: Path, image: Image.Image) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _read_high_depth_colour(src: Path | BinaryIO, image: Image.Image) -> tuple[np.ndarray, np.ndarray | None] | None:
     """16-bit colour PNG / TIFF at full precision (upright), or None when Pillow's reading loses nothing."""
     if image.format == "PNG":
-        with open(path, "rb") as f:
-            head = f.read(26)
+        head = _head(src, 26)
         if head[:8] == _PNG_SIGNATURE and head[24] == 16 and head[25] in (2, 4, 6):  # 16-bit RGB / LA / RGBA
-            return _orient_arrays(*_read_png16(path), _exif_orientation(image))
+            return _orient_arrays(*_read_png16(src), _exif_orientation(image))
     if image.format == "TIFF":
         tags = image.tag_v2
         bits = tags.get(_TIFF_BITS, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
         if max(bits) > 8 and tags.get(_TIFF_SAMPLES, 1) >= 3 and tags.get(_TIFF_PHOTOMETRIC) == 2:
-            arrays = _read_tiff_rgb(path)
+            arrays = _read_tiff_rgb(src)
             if arrays is not None:
                 return _orient_arrays(*arrays, int(tags.get(_TIFF_ORIENTATION, 1)))
     return None
 
 
-def _read_png16(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+def _read_png16(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]:
+    if isinstance(src, Path):
+        with open(src, "rb") as f:
+            return _read_png16(f)
     import png  # pypng: Pillow decodes 16-bit colour PNG to 8 bits
 
-    width, height, rows, info = png.Reader(filename=str(path)).asDirect()
+    width, height, rows, info = png.Reader(file=_rewound(src)).asDirect()
     planes = info["planes"]
     data = np.empty((height, width * planes), dtype=np.uint16)
     for y, row in enumerate(rows):
@@ -246,13 +256,13 @@ def _read_png16(path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     return colour, alpha
 
 
-def _read_tiff_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _read_tiff_rgb(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
     import tifffile
 
     try:
-        data = tifffile.imread(path, key=0)
+        data = tifffile.imread(src if isinstance(src, Path) else _rewound(src), key=0)
     except Exception as e:  # e.g. LZW without imagecodecs: Pillow still reads it, at 8 bits
-        warnings.warn(f"{path}: read at 8-bit precision ({e})", stacklevel=3)
+        warnings.warn(f"{getattr(src, 'name', src)}: read at 8-bit precision ({e})", stacklevel=3)
         return None
     if data.ndim != 3 or data.shape[-1] < 3:
         return None
@@ -262,6 +272,18 @@ def _read_tiff_rgb(path: Path) -> tuple[np.ndarray, np.ndarray | None] | None:
         colour = _float_unit(data[..., :3].astype(np.float32))
         alpha = (_float_unit(data[..., 3].astype(np.float32)) * 255 + 0.5).astype(np.uint8) if data.shape[-1] > 3 else None
     return colour, alpha
+
+
+def _head(src: Path | BinaryIO, n: int) -> bytes:
+    if not isinstance(src, Path):
+        return _rewound(src).read(n)
+    with open(src, "rb") as f:
+        return f.read(n)
+
+
+def _rewound(stream: BinaryIO) -> BinaryIO:
+    stream.seek(0)
+    return stream
 
 
 def _alpha8(alpha16: np.ndarray) -> np.ndarray:
