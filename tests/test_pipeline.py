@@ -119,3 +119,10 @@ def test_sepia_scan_is_colorized_from_its_luminance_only(rng):
     gray = color.l_ab_to_rgb_keep_l(L, torch.zeros_like(sepia_ab))[0].permute(1, 2, 0).numpy()
     c = Colorizer(tiny(), render_size=16)
     assert np.abs(c.colorize_array(sepia).astype(int) - c.colorize_array(gray)).max() <= 2
+
+
+def test_gray_view_input_matches_full_rgb(rng):
+    g = rng.integers(0, 256, (21, 17), dtype=np.uint8)
+    c = Colorizer(tiny(), render_size=16)
+    view = np.broadcast_to(g[..., None], (21, 17, 3))
+    assert np.array_equal(c.colorize_array(view), c.colorize_array(np.repeat(g[..., None], 3, 2)))

@@ -105,10 +105,12 @@ class Colorizer:
             raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
         H, W = rgb.shape[:2]
         h, w = self.render_shape(H, W, render_size)
+        gray = rgb.strides[2] == 0  # a gray photo as read by chromatize.io: one channel, seen three times
+        base = Image.fromarray(_to_uint8(rgb[..., 0] if gray else rgb), "L" if gray else "RGB")
         small = np.asarray(
-            Image.fromarray(_to_uint8(rgb), "RGB").resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0),
-            dtype=np.float32,
+            base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
         ) / 255.0
+        del base
         L_small, _ = color.rgb_to_l_ab(torch.from_numpy(small).permute(2, 0, 1)[None])
         ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
         ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
@@ -129,7 +131,10 @@ class Colorizer:
     def colorize(
         self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
     ) -> Image.Image:
-        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size."""
+        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.
+
+        The image is taken as it is (no EXIF rotation): :func:`chromatize.io.load_image` reads files and uploads.
+        """
         rgb, alpha = image_to_arrays(image)
         return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
 
