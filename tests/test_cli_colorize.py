@@ -141,3 +141,52 @@ def test_a_failed_write_leaves_no_partial_file_and_the_batch_goes_on(tmp_path, m
     assert colorize(tmp_path / "in", "-o", tmp_path / "out", "--model", model) == 1
     assert "No space left" in capsys.readouterr().err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["b.png"]
+
+
+REPO = __import__("pathlib").Path(__file__).resolve().parent.parent
+
+
+def readme_demo_command():
+    for line in (REPO / "README.md").read_text().splitlines():
+        if line.startswith("chromatize colorize examples/"):
+            return line.split()[1:]
+    raise AssertionError("README has no demo command")
+
+
+def run_readme_demo(tmp_path, monkeypatch):
+    import shutil
+
+    shutil.copytree(REPO / "examples", tmp_path / "examples")
+    monkeypatch.chdir(tmp_path)
+    args = readme_demo_command()
+    assert main([*args, "-q"]) == 0
+    out = tmp_path / args[args.index("-o") + 1]
+    src = img(tmp_path / args[1])
+    result = img(out)
+    assert result.size == src.size and result.mode == "RGB"
+    return np.asarray(result).astype(np.float32) / 255
+
+
+def test_readme_demo_command_with_a_stand_in_default_model(tmp_path, model, monkeypatch):
+    import shutil
+
+    from chromatize.inference import pipeline
+
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    shutil.copy(model, weights / "default.safetensors")
+    monkeypatch.setattr(pipeline, "WEIGHTS_DIR", weights)
+    run_readme_demo(tmp_path / "run", monkeypatch)
+
+
+def test_readme_demo_command_with_the_shipped_model(tmp_path, monkeypatch):
+    import torch
+
+    from chromatize import color
+    from chromatize.inference.pipeline import shipped_weights
+
+    if "default" not in shipped_weights():
+        pytest.skip("no shipped default weights yet")
+    rgb = run_readme_demo(tmp_path, monkeypatch)
+    ab = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1))[1:]
+    assert ab.norm(dim=0).mean() > 1.0  # it added colour

@@ -143,6 +143,7 @@ def colorize_files(
             )
             if compare:
                 image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
+            del loaded  # free the input before encoding the output
             save_image(image, dst, quality=quality, overwrite=overwrite, protect=all_inputs)
         except (ImageReadError, OSError, ValueError) as e:
             result.failed.append((src, e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"))
