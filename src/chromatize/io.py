@@ -110,7 +110,7 @@ def load_image(
     except MemoryError:
         raise
     except Exception as e:  # decoders raise OSError, SyntaxError, ValueError, zlib/struct errors...
-        raise ImageReadError(path, f"{type(e).__name__}: {e}") from e
+        raise ImageReadError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from e
     rgb, alpha = arrays
     return LoadedImage(rgb, alpha, path)
 

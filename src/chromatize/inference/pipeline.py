@@ -46,6 +46,7 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
         return shipped[str(name_or_path)]
     raise FileNotFoundError(
         f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+        " (give a checkpoint path, e.g. one written by chromatize train)"
     )
 
 
@@ -111,7 +112,7 @@ class Colorizer:
             base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
         ) / 255.0
         del base
-        L_small, _ = color.rgb_to_l_ab(torch.from_numpy(small).permute(2, 0, 1)[None])
+        L_small = color.rgb_to_l(torch.from_numpy(small).permute(2, 0, 1)[None])
         ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
         ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
         out = np.empty((H, W, 3), dtype=np.uint8)
