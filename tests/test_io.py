@@ -190,3 +190,12 @@ def test_file_objects_read_like_paths(tmp_path):
     assert np.array_equal(loaded.rgb, rgba[..., :3]) and loaded.path.name == "upload.png"
     with pytest.raises(ImageReadError, match="upload.jpg"):
         load_image(stdio.BytesIO(b"garbage"), name="upload.jpg")
+
+
+def test_truncated_sixteen_bit_png(tmp_path):
+    rgb = np.random.default_rng(4).integers(0, 65536, (40, 40, 3), dtype=np.uint16)
+    write_png16(tmp_path / "t16.png", rgb)
+    data = (tmp_path / "t16.png").read_bytes()
+    (tmp_path / "t16.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageReadError, match="t16.png: corrupt or truncated"):
+        load_image(tmp_path / "t16.png")
