@@ -190,3 +190,9 @@ def test_readme_demo_command_with_the_shipped_model(tmp_path, monkeypatch):
     rgb = run_readme_demo(tmp_path, monkeypatch)
     ab = color.rgb_to_lab(torch.from_numpy(rgb).permute(2, 0, 1))[1:]
     assert ab.norm(dim=0).mean() > 1.0  # it added colour
+
+
+def test_max_pixels_above_pillows_guard_is_honoured(tmp_path, model, monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)  # Pillow refuses above 100 pixels
+    photo = gray(tmp_path / "p.png", size=(20, 20))
+    assert colorize(photo, "--model", model, "--max-pixels", "1000") == 0

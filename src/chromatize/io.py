@@ -20,8 +20,9 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chromatize.fsutil import atomic_path
 
-#: Largest image (width x height) read by default: about a 16000 x 12500 scan.
-DEFAULT_MAX_PIXELS = 200_000_000
+#: Largest image (width x height) read by default: Pillow's own hard limit, about 179 MP (a 16000 x
+#: 11000 scan). A larger ``max_pixels`` also needs ``PIL.Image.MAX_IMAGE_PIXELS`` raised (the CLI does).
+DEFAULT_MAX_PIXELS = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else 178_956_970
 #: File suffixes picked up when a folder is given.
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp", ".webp")
 #: Output suffix -> Pillow format name.
@@ -102,7 +103,7 @@ def load_image(
     except ImageReadError:
         raise
     except Image.DecompressionBombError as e:
-        raise ImageTooLargeError(path, str(e)) from e
+        raise ImageTooLargeError(path, f"{e} (Pillow's guard: raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from e
     except FileNotFoundError as e:
         raise ImageReadError(path, "no such file") from e
     except UnidentifiedImageError as e:

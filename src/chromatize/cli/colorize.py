@@ -37,6 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from chromatize.inference.batch import colorize_files
 
+    from PIL import Image
+
+    if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
     try:
         result = colorize_files(
             args.inputs, args.output,
