@@ -44,6 +44,7 @@ def test_folder_with_a_bad_file_mirrors_tree_and_goes_on(tmp_path, model, capsys
     (src / "sub" / "broken.jpg").write_bytes(b"not a jpeg")
     gray(src / "c.tif")
     (src / "notes.txt").write_text("ignored")
+    (src / ".a.x1y2.part.png").write_bytes(b"left by a killed run")  # hidden: ignored
     before = digests(src)
     assert colorize(src, "-o", tmp_path / "out", "--model", model) == 1
     captured = capsys.readouterr()

@@ -45,15 +45,16 @@ class BatchResult:
 
 
 def find_inputs(inputs: list[str | os.PathLike], exclude: Path | None = None) -> list[tuple[Path, Path]]:
-    """Files and folders (searched recursively for image suffixes) -> sorted ``(file, path relative to
-    its folder)`` pairs; a file given directly is relative to its own parent. Files under ``exclude``
+    """Files and folders (searched recursively for image suffixes, hidden names skipped) -> sorted
+    ``(file, path relative to its folder)`` pairs; a file given directly is relative to its own parent. Files under ``exclude``
     (the output folder) are left out. A missing input raises FileNotFoundError."""
     found: dict[Path, Path] = {}
     for item in map(Path, inputs):
         if item.is_dir():
             skip = None if _under(item, exclude) else exclude  # an output folder inside the input one
             for f in sorted(item.rglob("*")):
-                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not _under(f, skip):
+                hidden = any(part.startswith(".") for part in f.relative_to(item).parts)  # e.g. unfinished writes
+                if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES and not hidden and not _under(f, skip):
                     found.setdefault(f, f.relative_to(item))
         elif item.is_file():
             found.setdefault(item, Path(item.name))
