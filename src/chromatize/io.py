@@ -88,18 +88,16 @@ def load_image(
     path = Path(name or getattr(source, "name", "<upload>")) if is_stream else Path(source)
     src = source if is_stream else path
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our own limit applies
-            with Image.open(src) as image:
-                width, height = image.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise ImageTooLargeError(
-                        path, f"{width}x{height} = {width * height:,} pixels exceeds the limit of "
-                        f"{max_pixels:,} (raise it with max_pixels / --max-pixels)"
-                    )
-                arrays = _read_high_depth_colour(src, image)
-                if arrays is None:
-                    arrays = image_to_arrays(ImageOps.exif_transpose(image))
+        with Image.open(src) as image:
+            width, height = image.size
+            if max_pixels is not None and width * height > max_pixels:
+                raise ImageTooLargeError(
+                    path, f"{width}x{height} = {width * height:,} pixels exceeds the limit of "
+                    f"{max_pixels:,} (raise it with max_pixels / --max-pixels)"
+                )
+            arrays = _read_high_depth_colour(src, image)
+            if arrays is None:
+                arrays = image_to_arrays(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
     except Image.DecompressionBombError as e:

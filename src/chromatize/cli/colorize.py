@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from chromatize.io import DEFAULT_MAX_PIXELS
 
@@ -35,10 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chromatize.inference.batch import colorize_files
-
     from PIL import Image
 
+    from chromatize.inference.batch import colorize_files
+
+    # --max-pixels is the limit here; Pillow's warning above half its hard limit would only be noise.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
     try:
