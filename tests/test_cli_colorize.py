@@ -67,6 +67,9 @@ def test_beside_inputs_then_skip_then_overwrite(tmp_path, model, capsys):
     assert colorize(tmp_path, "--model", model) == 0
     assert "0 done, 1 skipped" in capsys.readouterr().out
     assert result.stat().st_mtime_ns == first and not (tmp_path / "p_color_color.png").exists()
+    assert colorize(tmp_path, "--model", model, "--compare", "--format", "jpg") == 0
+    assert not (tmp_path / "p_color_compare.jpg").exists() and (tmp_path / "p_compare.jpg").exists()
+    (tmp_path / "p_compare.jpg").unlink()
     assert colorize(tmp_path, "--model", model, "--overwrite", "--saturation", "0") == 0
     rgb = np.asarray(img(result)).astype(int)
     assert np.abs(rgb[..., 0] - rgb[..., 1]).max() <= 1  # saturation 0 gave gray

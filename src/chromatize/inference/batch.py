@@ -72,12 +72,16 @@ def plan_outputs(
     No ``output``: ``<name>_color.<ext>`` beside each input (``_compare`` with ``compare``). ``output`` a
     file name with an image suffix and one input: that file. Otherwise ``output`` is a folder that
     mirrors the input tree. ``<ext>`` is ``format``, else the input's when writable, else ``png``.
-    A file that is the planned output of another input (an earlier result) is not an input.
+    A file that is the planned output of another input, or ``<name>_color.*`` / ``<name>_compare.*``
+    beside an input ``<name>.*`` (an earlier result), is not an input.
     """
     out = Path(output) if output is not None else None
     single_file_out = out is not None and out.suffix.lower() in SAVE_FORMATS and not out.is_dir()
     files = find_inputs(inputs, exclude=None if out is None or single_file_out else out)
     suffix = "_compare" if compare else SUFFIX
+    if out is None:  # results of earlier runs beside their inputs are not inputs, whatever their options
+        stems = {(src.parent, src.stem) for src, _ in files}
+        files = [(src, rel) for src, rel in files if not _is_result_of(src, stems)]
     pairs = []
     for src, rel in files:
         ext = "." + (format or src.suffix).lower().lstrip(".")
@@ -151,6 +155,12 @@ def colorize_files(
             continue
         result.done.append((src, dst))
     return result
+
+
+def _is_result_of(path: Path, stems: set[tuple[Path, str]]) -> bool:
+    return any(
+        path.stem.endswith(tag) and (path.parent, path.stem[: -len(tag)]) in stems for tag in (SUFFIX, "_compare")
+    )
 
 
 def _under(path: Path, folder: Path | None) -> bool:
