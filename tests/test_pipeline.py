@@ -126,3 +126,11 @@ def test_gray_view_input_matches_full_rgb(rng):
     c = Colorizer(tiny(), render_size=16)
     view = np.broadcast_to(g[..., None], (21, 17, 3))
     assert np.array_equal(c.colorize_array(view), c.colorize_array(np.repeat(g[..., None], 3, 2)))
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16, np.float32])
+def test_turned_views_as_read_from_rotated_files(rng, dtype):
+    base = (rng.random((12, 9, 3)) * (1 if dtype == np.float32 else np.iinfo(dtype).max)).astype(dtype)
+    c = Colorizer(tiny(), render_size=16)
+    for view in (base[::-1, ::-1], np.rot90(base, -1), np.broadcast_to(base[::-1, :, :1], base.shape)):
+        assert np.array_equal(c.colorize_array(view), c.colorize_array(np.ascontiguousarray(view)))
