@@ -92,3 +92,53 @@ def scale_chroma(ab_norm: torch.Tensor, saturation: float) -> torch.Tensor:
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
     return (ab_norm * saturation).clamp(-1.0, 1.0)
+
+
+
+#: Y (luminance) row of kornia's linear-RGB -> XYZ matrix; D65 white has Y = 1.
+_LUMINANCE = (0.212671, 0.715160, 0.072169)
+_D65 = (0.95047, 1.0, 1.08883)
+
+
+def rgb_to_l(rgb: torch.Tensor) -> torch.Tensor:
+    """sRGB ``[...,3,H,W]`` in ``[0,1]`` -> normalised L ``[...,1,H,W]`` only (cheaper than :func:`rgb_to_l_ab`).
+
+    Same formulas and constants as kornia's ``rgb_to_lab``.
+    """
+    from kornia.color import rgb_to_linear_rgb
+
+    _check_channels(rgb, 3, "rgb")
+    lin = rgb_to_linear_rgb(rgb.clamp(0.0, 1.0))
+    weights = torch.tensor(_LUMINANCE, dtype=lin.dtype, device=lin.device)[:, None, None]
+    Y = (lin * weights).sum(dim=-3, keepdim=True)
+    fy = torch.where(Y > 0.008856, Y.clamp(min=0.008856).pow(1.0 / 3.0), 7.787 * Y + 4.0 / 29.0)
+    return normalize_l(116.0 * fy - 16.0)
+
+
+def l_ab_to_rgb_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """Like :func:`l_ab_to_rgb`, but colours outside the sRGB gamut keep their L.
+
+    Per-channel clipping changes a pixel's luminance. Instead, each out-of-gamut pixel is moved in
+    linear RGB along the straight line toward the gray of equal luminance Y, just far enough to fit
+    in ``[0,1]``. Y (hence Lab L) is constant along that line, and the hue (dominant wavelength) is
+    kept. In-gamut pixels are unchanged. Returns sRGB ``[...,3,H,W]`` in ``[0,1]``.
+    """
+    from kornia.color import linear_rgb_to_rgb, xyz_to_rgb
+
+    _check_channels(L_norm, 1, "L")
+    _check_channels(ab_norm, 2, "ab")
+    # Lab -> XYZ exactly as kornia's lab_to_rgb, without its final clipping.
+    fy = (denormalize_l(L_norm) + 16.0) / 116.0
+    ab = denormalize_ab(ab_norm)
+    f = torch.cat([ab[..., :1, :, :] / 500.0 + fy, fy, (fy - ab[..., 1:, :, :] / 200.0).clamp(min=0.0)], dim=-3)
+    xyz = torch.where(f > 0.2068966, f.pow(3.0), (f - 4.0 / 29.0) / 7.787)
+    xyz = xyz * torch.tensor(_D65, dtype=xyz.dtype, device=xyz.device)[:, None, None]
+    lin = xyz_to_rgb(xyz)
+    Y = xyz[..., 1:2, :, :].clamp(0.0, 1.0)
+    # Along Y + t (lin - Y) the largest channel leaves [0,1] first at the top, the smallest at the bottom.
+    hi, lo = lin.amax(dim=-3, keepdim=True), lin.amin(dim=-3, keepdim=True)
+    one = torch.ones_like(Y)
+    t_hi = torch.where(hi > 1.0, (1.0 - Y) / (hi - Y).clamp(min=1e-12), one)
+    t_lo = torch.where(lo < 0.0, Y / (Y - lo).clamp(min=1e-12), one)
+    t = torch.minimum(t_hi, t_lo).clamp(0.0, 1.0)
+    return linear_rgb_to_rgb((Y + t * (lin - Y)).clamp(0.0, 1.0)).clamp(0.0, 1.0)

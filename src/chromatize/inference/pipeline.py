@@ -2,12 +2,14 @@
 
 The network sees the photo's L resized so its long side is ``render_size`` (padded to the model's
 size multiple); its ab is resized back to full resolution (bicubic) and joined to the full-resolution
-L of the input, in strips of rows so memory stays bounded for large scans. The output's L channel is
-therefore the input's (up to 8-bit rounding and sRGB gamut clipping).
+L of the input, in strips of rows so memory stays bounded for large scans. Colours outside the sRGB
+gamut are desaturated at constant luminance, so the output's L channel is the input's up to 8-bit
+rounding.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -18,12 +20,14 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model
-from chromatize.io import from_rgb_array, to_rgb_array
+from chromatize.checkpoint import load_model, read_checkpoint
+from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
+# Provisional: to be chosen by measuring speed vs quality once a trained model ships (see benchmarks/).
 DEFAULT_RENDER_SIZE = 256
-STRIP_ROWS = 256
+#: Pixels converted at once: bounds the working memory beyond the input and output arrays.
+STRIP_PIXELS = 1 << 19
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 
@@ -42,6 +46,7 @@ def resolve_weights(name_or_path: str | os.PathLike) -> Path:
         return shipped[str(name_or_path)]
     raise FileNotFoundError(
         f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+        " (give a checkpoint path, e.g. one written by chromatize train)"
     )
 
 
@@ -90,35 +95,89 @@ class Colorizer:
     def colorize_array(
         self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0
     ) -> np.ndarray:
-        """sRGB ``float32 [H,W,3]`` in ``[0,1]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]``."""
+        """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size.
+
+        ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
+        keep their precision in L. ``saturation`` scales the predicted chroma (0 gray, 1 as predicted,
+        >1 more vivid); colours pushed outside the sRGB gamut are desaturated at constant L.
+        Works in strips of rows, so memory beyond the input and output is small and bounded.
+        """
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
         H, W = rgb.shape[:2]
         h, w = self.render_shape(H, W, render_size)
+        gray = rgb.strides[2] == 0  # a gray photo as read by chromatize.io: one channel, seen three times
+        base = Image.fromarray(_to_uint8(rgb[..., 0] if gray else rgb), "L" if gray else "RGB")
         small = np.asarray(
-            from_rgb_array(rgb).resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0), dtype=np.float32
+            base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
         ) / 255.0
-        L_small, _ = color.rgb_to_l_ab(torch.from_numpy(small).permute(2, 0, 1)[None])
+        del base
+        L_small = color.rgb_to_l(torch.from_numpy(small).permute(2, 0, 1)[None])
         ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
-        ab_full = [
-            np.asarray(Image.fromarray(c, "F").resize((W, H), Image.Resampling.BICUBIC)) for c in ab_small
-        ]
+        ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
         out = np.empty((H, W, 3), dtype=np.uint8)
-        for top in range(0, H, STRIP_ROWS):
-            rows = slice(top, min(H, top + STRIP_ROWS))
-            strip = torch.from_numpy(np.ascontiguousarray(rgb[rows])).permute(2, 0, 1)[None]
-            L, _ = color.rgb_to_l_ab(strip)
-            ab = torch.from_numpy(np.stack([c[rows] for c in ab_full]))[None]
-            merged = color.l_ab_to_rgb(L, ab.clamp(-1, 1))[0].permute(1, 2, 0).numpy()
-            out[rows] = (merged * 255.0 + 0.5).astype(np.uint8)
+        for top in range(0, H, _strip_rows(W)):
+            bottom = min(H, top + _strip_rows(W))
+            # Bicubic upsampling of just this band; equal to resizing the whole ab map at once.
+            box = (0.0, top * h / H, float(w), bottom * h / H)
+            ab = np.stack(
+                [np.asarray(c.resize((W, bottom - top), Image.Resampling.BICUBIC, box=box)) for c in ab_images]
+            )
+            strip = torch.from_numpy(to_float32(rgb[top:bottom])).permute(2, 0, 1)[None]
+            L = color.rgb_to_l(strip)
+            merged = color.l_ab_to_rgb_keep_l(L, torch.from_numpy(ab)[None].clamp(-1, 1))
+            out[top:bottom] = (merged[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
         return out
 
     def colorize(
         self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
     ) -> Image.Image:
-        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size."""
-        rgb, alpha = to_rgb_array(image)
+        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.
+
+        The image is taken as it is (no EXIF rotation): :func:`chromatize.io.load_image` reads files and uploads.
+        """
+        rgb, alpha = image_to_arrays(image)
         return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Any input array -> ``uint8`` of the same shape, converted in strips (no full-size float copy)."""
+    if rgb.dtype == np.uint8:
+        return np.ascontiguousarray(rgb)
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        out[top : top + rows] = to_float32(rgb[top : top + rows]) * 255.0 + 0.5
+    return out
+
+
+def _strip_rows(width: int) -> int:
+    return max(1, STRIP_PIXELS // max(1, width))
+
+
+def gray_array(rgb: np.ndarray) -> np.ndarray:
+    """sRGB ``[H,W,3]`` (any dtype :func:`colorize_array` takes) -> its gray version, ``uint8 [H,W,3]``, same L."""
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        strip = torch.from_numpy(to_float32(rgb[top : top + rows])).permute(2, 0, 1)
+        out[top : top + rows] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return out
+
+
+def weights_header(path: str | os.PathLike) -> dict:
+    """The self-description of a checkpoint (arch, config, metrics...) without its tensors when possible."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+        if "chromatize" not in meta:
+            raise ValueError(f"{path} has no chromatize header")
+        return json.loads(meta["chromatize"])
+    ckpt = read_checkpoint(path)
+    return {k: v for k, v in ckpt.items() if k not in ("model_state", "training_state", "extra_models")}
 
 
 def colorize(

@@ -1,0 +1,60 @@
+"""``chromatize colorize INPUT... [-o OUT]``: colorize photos and folders of photos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from chromatize.io import DEFAULT_MAX_PIXELS
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "colorize",
+        help="colorize photos (files or folders)",
+        description="Colorize black-and-white photos at their full resolution. Without -o, each result is "
+        "written beside its input as NAME_color.EXT; inputs are never overwritten.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
+    p.add_argument("-o", "--output", metavar="OUT", help="output file (one input) or folder (mirrors the input tree)")
+    p.add_argument("--model", default="default", metavar="NAME|PATH",
+                   help="shipped model name (see `chromatize models`) or checkpoint path (default: %(default)s)")
+    p.add_argument("--render-size", type=int, default=None, metavar="N",
+                   help="long side, in pixels, at which the network sees the photo (default: the model's)")
+    p.add_argument("--saturation", type=float, default=1.0, metavar="S",
+                   help="0 gray, 1 as predicted, >1 more vivid (default: %(default)s)")
+    p.add_argument("--compare", action="store_true", help="write the gray input and the result side by side")
+    p.add_argument("--format", choices=["jpg", "png", "tif", "webp"], help="output format (default: the input's)")
+    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
+    p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                   help="refuse images with more pixels than this (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from PIL import Image
+
+    from chromatize.inference.batch import colorize_files
+
+    # --max-pixels is the limit here; Pillow's warning above half its hard limit would only be noise.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
+    try:
+        result = colorize_files(
+            args.inputs, args.output,
+            model=args.model, device=args.device,
+            render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
+            overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
+        )
+    except (FileNotFoundError, ValueError, KeyError) as e:
+        print(f"chromatize colorize: error: {e}", file=sys.stderr)
+        return 2
+    for src, dst in result.done if len(result.done) <= 1 else []:
+        print(f"{src} -> {dst}")
+    print(result.summary(), file=sys.stderr if result.failed else sys.stdout)
+    return 0 if result.ok else 1
