@@ -6,7 +6,9 @@ import torch
 from chromatize.registry import create_model, get_spec, list_models
 
 #: Small constructor arguments per family so the tests run in seconds; families not listed use defaults.
-SMALL = {}
+SMALL = {
+    "mobilenet_unet": {"decoder_channels": (16, 8, 8, 8, 8)},
+}
 
 
 def small(name: str, **kw):
