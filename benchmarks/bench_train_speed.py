@@ -23,7 +23,8 @@ DEFAULT_SPECS = [
     "unet:base=32",
     "mobilenet_unet",
     "mobilenet_unet+frozen",
-    "mobilenet_unet:decoder_channels=(64,32,24,16,8)",
+    "mobilenet_unet_small",
+    "mobilenet_unet_small+frozen",
 ]
 
 

@@ -102,6 +102,8 @@ def test_whole_net_shapes_and_gradients():
     ab.square().mean().backward()
     assert model.encoder.features[0][0].weight.grad.abs().sum() > 0
     assert model.decoder[-1].convs[0].weight.grad.abs().sum() > 0 and model.head[0].weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="multiples of 32"):
+        model(torch.zeros(1, 1, 48, 64))
 
 
 def test_frozen_encoder_stays_fixed_while_decoder_learns():

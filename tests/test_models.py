@@ -9,6 +9,10 @@ from chromatize.registry import create_model, get_spec, list_models
 SMALL = {
     "mobilenet_unet": {"decoder_channels": (16, 8, 8, 8, 8)},
     "pix2pix": dict(depth=3, base=4),
+    "unet_bn": dict(base=4, levels=3),
+    "unet": dict(base=4, levels=3),
+    "autoencoder": dict(base=8),
+    "resnet18": dict(base=8),
 }
 
 

