@@ -100,36 +100,41 @@ def test_cached_image_keeps_the_centre_square(tmp_path):
     assert (cache.images[0, :, 2:8, 2] > 200).all()  # the blue middle, not the red / green sides
 
 
-def _image() -> torch.Tensor:
+def _images(n: int = 1) -> torch.Tensor:
     y, x = torch.meshgrid(torch.linspace(0, 1, 20), torch.linspace(0, 1, 20), indexing="ij")
-    return torch.stack([x, y, (x + y) / 2])
+    return torch.stack([x, y, (x + y) / 2]).expand(n, -1, -1, -1).contiguous()
 
 
 def test_augmentation_off_is_a_plain_resize():
     off = AugmentConfig(hflip=False, crop_scale=1.0, rotation=0.0)
     assert not off.active
-    img = _image()
-    out = augment(img, 20, off)
-    assert torch.equal(out, img)
-    assert augment(img, 10, off).shape == (3, 10, 10)
+    img = _images(2)
+    assert torch.equal(augment(img, 20, off), img)
+    assert augment(img, 10, off).shape == (2, 3, 10, 10)
 
 
 @pytest.mark.parametrize(
     "cfg", [AugmentConfig(hflip=True, crop_scale=1.0, rotation=0.0), AugmentConfig(False, 0.5, 0.0), AugmentConfig(False, 1.0, 20.0)]
 )
-def test_each_augmentation_changes_images(cfg):
-    img = _image()
-    outs = [augment(img, 16, cfg) for _ in range(8)]
-    assert all(o.shape == (3, 16, 16) and o.min() >= 0 and o.max() <= 1 for o in outs)
-    assert any(not torch.allclose(o, outs[0], atol=1e-3) for o in outs[1:])
+def test_each_augmentation_changes_images_independently(cfg):
+    out = augment(_images(8), 16, cfg)
+    assert out.shape == (8, 3, 16, 16) and out.min() >= 0 and out.max() <= 1
+    assert any(not torch.allclose(o, out[0], atol=1e-3) for o in out[1:])  # each image its own draw
 
 
 def test_hflip_only_mirrors():
-    img = _image()
-    cfg = AugmentConfig(hflip=True, crop_scale=1.0, rotation=0.0)
-    for _ in range(6):
-        out = augment(img, 20, cfg)
-        assert torch.allclose(out, img, atol=1e-4) or torch.allclose(out, img.flip(-1), atol=1e-4)
+    img = _images(8)
+    out = augment(img, 20, AugmentConfig(hflip=True, crop_scale=1.0, rotation=0.0))
+    flipped = [torch.allclose(o, img[0].flip(-1), atol=1e-4) for o in out]
+    assert all(f or torch.allclose(o, img[0], atol=1e-4) for f, o in zip(flipped, out))
+    assert 0 < sum(flipped) < 8
+
+
+def test_crop_zooms_in():
+    out = augment(_images(16), 20, AugmentConfig(hflip=False, crop_scale=0.5, rotation=0.0))
+    # a crop of a linear ramp is a steeper ramp: the red channel's range shrinks
+    ranges = out[:, 0].amax(dim=(-2, -1)) - out[:, 0].amin(dim=(-2, -1))
+    assert (ranges < 1.0).all() and ranges.min() < 0.8
 
 
 def test_bad_augment_settings_refused():
@@ -146,6 +151,8 @@ def test_folder_datasets_items_and_val_without_augmentation(tmp_path):
     assert len(train) + len(val) == 12 and len(val) >= 1
     assert not {train.path(i) for i in range(len(train))} & {val.path(i) for i in range(len(val))}
     item = train[0]
-    assert item.shape == (3, 16, 16) and item.dtype == torch.float32 and 0 <= item.min() and item.max() <= 1
-    assert torch.equal(val[0], val[0])  # deterministic
-    assert train.cache.size == 20  # 5/4 of the image size by default
+    assert item.shape == (3, 20, 20) and item.dtype == torch.uint8  # cached at 5/4 of the image size
+    batch = train.prepare(torch.stack([train[0], train[1]]))
+    assert batch.shape == (2, 3, 16, 16) and batch.dtype == torch.float32 and 0 <= batch.min() and batch.max() <= 1
+    v = torch.stack([val[0]])
+    assert torch.equal(val.prepare(v), val.prepare(v))  # validation: deterministic, no augmentation

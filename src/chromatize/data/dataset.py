@@ -1,4 +1,9 @@
-"""Torch datasets over the preprocessing cache."""
+"""Torch datasets over the preprocessing cache.
+
+Items are the cached squares as ``uint8 [3,C,C]`` (cheap to collate and to move to a GPU);
+:meth:`CachedImages.prepare` turns a collated batch, on the training device, into sRGB
+``float32 [B,3,size,size]`` in ``[0,1]``, augmented for training.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from chromatize.data.folder import split_train_val
 
 
 class CachedImages(Dataset):
-    """Items of an :class:`ImageCache`: sRGB ``float32 [3,size,size]`` in ``[0,1]``, augmented when ``augment`` is given."""
+    """A subset of an :class:`ImageCache`; ``augment_cfg=None`` means no augmentation (validation)."""
 
     def __init__(self, cache: ImageCache, indices: list[int], size: int, augment_cfg: AugmentConfig | None = None):
         self.cache = cache
@@ -27,11 +32,15 @@ class CachedImages(Dataset):
         return self.cache.paths[self.indices[i]]
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        raw = np.array(self.cache.images[self.indices[i]])  # uint8 [S,S,3], copied out of the memmap
-        image = torch.from_numpy(raw).permute(2, 0, 1).float().div_(255.0)
+        """``uint8 [3,C,C]`` copied out of the memory map."""
+        return torch.from_numpy(np.array(self.cache.images[self.indices[i]])).permute(2, 0, 1)
+
+    def prepare(self, batch: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """Collated items ``uint8 [B,3,C,C]`` (any device) -> sRGB ``float32 [B,3,size,size]`` in [0,1]."""
+        images = batch.float().div_(255.0)
         if self.augment_cfg is None:
-            return resize(image, self.size)
-        return augment(image, self.size, self.augment_cfg)
+            return resize(images, self.size)
+        return augment(images, self.size, self.augment_cfg, generator)
 
 
 def folder_datasets(

@@ -223,7 +223,7 @@ class Trainer:
             net.eval()
         total, count = 0.0, 0
         for batch in self._loader(self.val_ds, list(range(len(self.val_ds)))):
-            total += self.task.eval_step(batch.to(self.device))["loss"] * len(batch)
+            total += self.task.eval_step(self.val_ds.prepare(batch.to(self.device)))["loss"] * len(batch)
             count += len(batch)
         return total / count
 
@@ -233,7 +233,7 @@ class Trainer:
         if n == 0:
             return
         self.task.model.eval()
-        batch = torch.stack([ds[i] for i in range(n)]).to(self.device)
+        batch = ds.prepare(torch.stack([ds[i] for i in range(n)]).to(self.device))
         gray, pred = self.task.predict(batch)
         rundir.save_triptychs(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png", gray, pred, batch)
 
@@ -284,7 +284,8 @@ class Trainer:
                     for batch in self._loader(self.train_ds, self._epoch_indices()):
                         if self.step_in_epoch >= todo:
                             break
-                        out = self.task.train_step(batch.to(self.device, non_blocking=True), self.optimizers)
+                        rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True))
+                        out = self.task.train_step(rgb, self.optimizers)
                         for s in self.schedulers.values():
                             s.step()
                         now = time.perf_counter()
