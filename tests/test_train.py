@@ -266,3 +266,48 @@ def test_cli_train_and_export_round_trip(photos, tmp_path, monkeypatch, capsys):
     assert main(["train"]) == 2
     assert main(["train", recipe, "--set", f"data={tmp_path / 'missing'}"]) == 1
     assert "does not exist" in capsys.readouterr().err
+
+
+def _start_cli_run(photos, tmp_path, run):
+    import subprocess
+    import sys
+
+    src = os.path.join(os.path.dirname(__file__), "..", "src")
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(src), XDG_CACHE_HOME=str(tmp_path / "xdg"))
+    recipe = os.path.join(os.path.dirname(__file__), "..", "configs", "baseline.yaml")
+    cmd = [sys.executable, "-m", "chromatize", "train", recipe, "--run-dir", str(run),
+           *[a for kv in small(photos, tmp_path, "epochs=200", "checkpoint_every=1", "threads=1") for a in ("--set", kv)]]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for_step(proc, run, step, timeout=120.0):
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        if (run / "last.pt").exists() and read_checkpoint(run / "last.pt")["training_state"]["step"] >= step:
+            return
+        time.sleep(0.05)
+    proc.kill()
+    raise AssertionError("the training process made no progress")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_real_process_killed_or_interrupted_then_resumed(photos, tmp_path, sig):
+    run = tmp_path / "run"
+    proc = _start_cli_run(photos, tmp_path, run)
+    _wait_for_step(proc, run, 3)
+    proc.send_signal(sig)
+    _, err = proc.communicate(timeout=60)
+    if sig == signal.SIGINT:
+        assert proc.returncode == 130 and "chromatize train --resume" in err
+    else:
+        assert proc.returncode == -signal.SIGKILL
+    saved = read_checkpoint(run / "last.pt")["training_state"]["step"]
+    assert saved >= 3
+    load_model(run / "last.pt")  # never a corrupt file
+    result = train(resume=run, overrides=["epochs=6", "progress=false"])
+    assert result.step == 12 and result.step > saved
+    assert [r["epoch"] for r in read_metrics(run)] == list(range(1, 7))
+    assert not list(run.rglob(".*part*"))
