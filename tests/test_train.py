@@ -227,6 +227,11 @@ def test_other_optimizers_and_losses_run(photos, tmp_path, optim):
     assert result.step == 2 and math.isfinite(result.history[-1]["train_loss"])
 
 
+def test_dataloader_workers(photos, tmp_path):
+    result = train(overrides=small(photos, tmp_path, "num_workers=2", "max_steps=3"), run_dir=tmp_path / "r")
+    assert result.step == 3 and math.isfinite(result.history[-1]["train_loss"])
+
+
 def test_resume_refuses_changing_the_model(photos, tmp_path):
     train(overrides=small(photos, tmp_path, "max_steps=1"), run_dir=tmp_path / "run")
     with pytest.raises(ValueError, match="cannot change model.args.width"):
@@ -266,6 +271,8 @@ def test_cli_train_and_export_round_trip(photos, tmp_path, monkeypatch, capsys):
     assert main(["train"]) == 2
     assert main(["train", recipe, "--set", f"data={tmp_path / 'missing'}"]) == 1
     assert "does not exist" in capsys.readouterr().err
+    assert main(["train", recipe, "--set", f"data={photos}", "--set", "model.name=nope"]) == 1
+    assert "unknown model 'nope'" in capsys.readouterr().err
 
 
 def _start_cli_run(photos, tmp_path, run):

@@ -33,8 +33,8 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         result = train(args.config, overrides=args.overrides, run_dir=args.run_dir, resume=args.resume)
-    except (ValueError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
-        print(f"error: {e}", file=sys.stderr)
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
+        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
         return 1
     print(f"done: {result.step} steps, best loss {result.best_val}, run directory {result.run_dir}")
     return 0

@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,15 +32,26 @@ def default_cache_dir() -> Path:
     return Path(base) / "chromatize" / "datasets"
 
 
-@dataclass
 class ImageCache:
-    """A built cache: ``images`` is a read-only ``uint8 [N,S,S,3]`` memmap, ``paths[i]`` its source file."""
+    """A built cache: ``images`` is a read-only ``uint8 [N,S,S,3]`` memmap, ``paths[i]`` its source file.
 
-    images: np.ndarray
-    paths: list[str]
-    skipped: dict[str, str] = field(default_factory=dict)
-    root: str = ""
-    built: bool = False  # True when this call built it, False when an existing cache was reused
+    The memory map is opened lazily in each process, so DataLoader workers share the file instead of
+    receiving a pickled copy of the array.
+    """
+
+    def __init__(self, npy: Path, paths: list[str], skipped: dict[str, str], root: str = "", built: bool = False):
+        self.npy = Path(npy)
+        self.paths = list(paths)
+        self.skipped = dict(skipped)
+        self.root = root
+        self.built = built  # True when this call built it, False when an existing cache was reused
+        self._images: np.ndarray | None = None
+
+    @property
+    def images(self) -> np.ndarray:
+        if self._images is None:
+            self._images = np.load(self.npy, mmap_mode="r")[: len(self.paths)]
+        return self._images
 
     @property
     def size(self) -> int:
@@ -49,6 +59,9 @@ class ImageCache:
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_images": None}
 
 
 def cache_key(root: Path, rel_paths: list[str], size: int) -> str:
@@ -148,5 +161,4 @@ def open_cache(
             f"none of the {len(rel_paths)} images in {root} is usable for training (colour photographs needed): "
             + "; ".join(f"{p}: {r}" for p, r in list(meta["skipped"].items())[:5])
         )
-    images = np.load(npy, mmap_mode="r")[: meta["count"]]
-    return ImageCache(images, meta["paths"], meta["skipped"], str(root), built)
+    return ImageCache(npy, meta["paths"], meta["skipped"], str(root), built)
