@@ -318,3 +318,28 @@ def test_real_process_killed_or_interrupted_then_resumed(photos, tmp_path, sig):
     assert result.step == 12 and result.step > saved
     assert [r["epoch"] for r in read_metrics(run)] == list(range(1, 7))
     assert not list(run.rglob(".*part*"))
+
+
+RECIPES = sorted(p.stem for p in (__import__("pathlib").Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("recipe,target", [(r, "lab") for r in RECIPES] + [("unet", "rgb"), ("unet_bn", "rgb")])
+def test_every_recipe_trains(photos, tmp_path, recipe, target):
+    import yaml
+
+    from chromatize.registry import create_model
+    from test_models import SMALL
+
+    path = os.path.join(os.path.dirname(__file__), "..", "configs", f"{recipe}.yaml")
+    name = load_config(path).model.name
+    args = dict(SMALL.get(name, {}), **({"width": 8} if name == "baseline" else {}))
+    probe = create_model(name, **args)
+    size = max(32, probe.chromatize_info.size_multiple)
+    overrides = [f"data={photos}", f"cache_dir={tmp_path / 'c'}", f"image_size={size}", "batch_size=2", "max_steps=2",
+                 "progress=false", "samples=1", f"target={target}", f"model.args={yaml.safe_dump(args, default_flow_style=True).strip()}",
+                 "discriminator.args={base: 4}"]
+    result = train(path, overrides=overrides, run_dir=tmp_path / "run")
+    assert result.step == 2 and math.isfinite(result.history[-1]["train_loss"])
+    model = load_model(tmp_path / "run" / "best.pt")
+    assert model.chromatize_info.name == name and model.chromatize_info.target == target
+    assert (tmp_path / "run" / "samples" / "epoch_001.png").is_file()
