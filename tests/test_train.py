@@ -227,6 +227,36 @@ def test_other_optimizers_and_losses_run(photos, tmp_path, optim):
     assert result.step == 2 and math.isfinite(result.history[-1]["train_loss"])
 
 
+def test_init_from_a_checkpoint_and_custom_tasks(photos, tmp_path, monkeypatch):
+    first = train(overrides=small(photos, tmp_path, "max_steps=2"), run_dir=tmp_path / "a")
+    assert first.history[-1]["images_seen"] == 16 and first.history[-1]["train_seconds"] > 0
+
+    @tasks_module.register_task("l1_only")
+    class L1Task(tasks_module.RegressionTask):
+        def __init__(self, cfg, device):
+            super().__init__(cfg, device)
+            self.criterion = torch.nn.L1Loss()
+
+    monkeypatch.setitem(tasks_module.TASKS, "l1_only", L1Task)
+    seen = {}
+    original = L1Task.train_step
+
+    def spy(self, rgb, optimizers):
+        seen.setdefault("w", weights(self.model))  # the weights at the first step
+        return original(self, rgb, optimizers)
+
+    monkeypatch.setattr(L1Task, "train_step", spy)
+    train(overrides=small(photos, tmp_path, "max_steps=1", "task=l1_only", f"init_from={tmp_path / 'a' / 'last.pt'}"),
+          run_dir=tmp_path / "b")
+    loaded = weights(load_model(tmp_path / "a" / "last.pt"))
+    assert all(torch.equal(seen["w"][k], loaded[k]) for k in loaded)
+    with pytest.raises(ValueError, match="init_from .* holds baseline"):
+        train(overrides=small(photos, tmp_path, "model.args.width=4", f"init_from={tmp_path / 'a' / 'last.pt'}"),
+              run_dir=tmp_path / "c")
+    with pytest.raises(ValueError, match="unknown task 'nope'; registered tasks: .*regression"):
+        train(overrides=small(photos, tmp_path, "task=nope"), run_dir=tmp_path / "d")
+
+
 def test_dataloader_workers(photos, tmp_path):
     result = train(overrides=small(photos, tmp_path, "num_workers=2", "max_steps=3"), run_dir=tmp_path / "r")
     assert result.step == 3 and math.isfinite(result.history[-1]["train_loss"])

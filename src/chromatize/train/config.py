@@ -65,8 +65,9 @@ class TrainConfig:
     image_size: int = 64
     cache_size: int = 0  # stored square size; 0 = 5/4 of image_size
     cache_dir: str = ""  # "" = ~/.cache/chromatize/datasets
-    task: str = "regression"  # regression or pix2pix
+    task: str = "regression"  # a registered task: regression, pix2pix (chromatize.train.tasks.TASKS)
     model: ModelConfig = field(default_factory=ModelConfig)
+    init_from: str = ""  # checkpoint (.pt/.safetensors) of the same model to start from (fine-tuning)
     discriminator: ModelConfig = field(default_factory=lambda: ModelConfig("patchgan"))  # pix2pix only
     target: str = "lab"  # lab (predict ab) or rgb (predict sRGB)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -89,7 +90,6 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         checks = {
-            "task": (self.task, ("regression", "pix2pix")),
             "target": (self.target, ("lab", "rgb")),
             "loss.name": (self.loss.name, ("mse", "l1", "huber")),
             "loss.gan": (self.loss.gan, ("vanilla", "lsgan")),

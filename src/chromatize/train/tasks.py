@@ -139,5 +139,20 @@ class Pix2PixTask(Task):
 TASKS: dict[str, type[Task]] = {"regression": RegressionTask, "pix2pix": Pix2PixTask}
 
 
+def register_task(name: str):
+    """Class decorator adding a :class:`Task` subclass to :data:`TASKS` (selected with ``task: NAME``)."""
+
+    def decorate(cls: type[Task]) -> type[Task]:
+        if name in TASKS and TASKS[name] is not cls:
+            raise ValueError(f"task {name!r} is already registered")
+        TASKS[name] = cls
+        return cls
+
+    return decorate
+
+
 def create_task(cfg: TrainConfig, device: torch.device) -> Task:
+    """The task named by ``cfg.task``, with its networks built and on ``device``."""
+    if cfg.task not in TASKS:
+        raise ValueError(f"unknown task {cfg.task!r}; registered tasks: {', '.join(sorted(TASKS))}")
     return TASKS[cfg.task](cfg, device)

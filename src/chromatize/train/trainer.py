@@ -93,6 +93,16 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int):
     return schedules[o.schedule]
 
 
+def init_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
+    """Load the colorizer weights of ``checkpoint`` into ``model`` (same registered architecture required)."""
+    ckpt = read_checkpoint(checkpoint)
+    mine, theirs = model.chromatize_info.to_dict(), ckpt["arch"]
+    if (mine["name"], mine["kwargs"]) != (theirs["name"], theirs["kwargs"]):
+        raise ValueError(f"init_from {checkpoint}: it holds {theirs['name']} {theirs['kwargs']}, "
+                         f"this run builds {mine['name']} {mine['kwargs']}")
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
+
+
 @contextlib.contextmanager
 def _deferred_interrupts() -> Iterator[dict]:
     """Turn SIGINT / SIGTERM into a flag checked between steps (a second Ctrl-C interrupts at once)."""
@@ -244,6 +254,8 @@ class Trainer:
             "epoch": self.epoch + 1, "step": self.step,
             "train_loss": a["loss"] / max(a["batches"], 1), "val_loss": val,
             "images_per_s": a["images"] / max(a["seconds"], 1e-9),
+            "images_seen": self.step * self.batch_size,
+            "train_seconds": a["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0),
             "lr": self.optimizers["model"].param_groups[0]["lr"], "time": time.time(),
         }
         self.history.append(row)
@@ -363,6 +375,9 @@ def train(
     if resume is not None and (path / "last.pt").exists():
         trainer.load(path / "last.pt")
         log.info(f"resuming {path} at step {trainer.step} (epoch {trainer.epoch + 1})")
-    elif resume is not None:
-        log.warning(f"{path} has no last.pt yet; starting it from step 0")
+    else:
+        if resume is not None:
+            log.warning(f"{path} has no last.pt yet; starting it from step 0")
+        if cfg.init_from:
+            init_weights(trainer.task.model, cfg.init_from)
     return trainer.fit()
