@@ -305,7 +305,7 @@ def test_cli_train_and_export_round_trip(photos, tmp_path, monkeypatch, capsys):
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 
-def _start_cli_run(photos, tmp_path, run):
+def _start_cli_run(photos, tmp_path, run, *extra):
     import subprocess
     import sys
 
@@ -313,8 +313,8 @@ def _start_cli_run(photos, tmp_path, run):
     env = dict(os.environ, PYTHONPATH=os.path.abspath(src), XDG_CACHE_HOME=str(tmp_path / "xdg"))
     recipe = os.path.join(os.path.dirname(__file__), "..", "configs", "baseline.yaml")
     cmd = [sys.executable, "-m", "chromatize", "train", recipe, "--run-dir", str(run),
-           *[a for kv in small(photos, tmp_path, "epochs=200", "checkpoint_every=1", "threads=1") for a in ("--set", kv)]]
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+           *[a for kv in small(photos, tmp_path, "epochs=200", "checkpoint_every=1", "threads=1", *extra) for a in ("--set", kv)]]
+    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
 def _wait_for_step(proc, run, step, timeout=120.0):
@@ -330,12 +330,15 @@ def _wait_for_step(proc, run, step, timeout=120.0):
     raise AssertionError("the training process made no progress")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
-def test_real_process_killed_or_interrupted_then_resumed(photos, tmp_path, sig):
+@pytest.mark.parametrize("sig,workers", [(signal.SIGKILL, 0), (signal.SIGINT, 0), (signal.SIGINT, 2)])
+def test_real_process_killed_or_interrupted_then_resumed(photos, tmp_path, sig, workers):
     run = tmp_path / "run"
-    proc = _start_cli_run(photos, tmp_path, run)
+    proc = _start_cli_run(photos, tmp_path, run, f"num_workers={workers}")
     _wait_for_step(proc, run, 3)
-    proc.send_signal(sig)
+    if workers:  # Ctrl-C in a terminal reaches the whole process group, DataLoader workers included
+        os.killpg(proc.pid, sig)
+    else:
+        proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     if sig == signal.SIGINT:
         assert proc.returncode == 130 and "chromatize train --resume" in err

@@ -280,6 +280,11 @@ class Trainer:
             shutil.copyfile(step_path, tmp)
         rundir.write_metrics(self.run_dir, self.history)
 
+    def _save_on_interrupt(self) -> None:
+        self.save_last()
+        log.warning(f"interrupted at step {self.step}; saved {self.run_dir / 'last.pt'} "
+                    f"(continue with: chromatize train --resume {self.run_dir})")
+
     def fit(self) -> TrainResult:
         from tqdm import tqdm
 
@@ -318,10 +323,14 @@ class Trainer:
                     bar.close()
                     self._end_epoch()
             except KeyboardInterrupt:
-                self.save_last()
-                log.warning(f"interrupted at step {self.step}; saved {self.run_dir / 'last.pt'} "
-                            f"(continue with: chromatize train --resume {self.run_dir})")
+                self._save_on_interrupt()
                 raise
+            except RuntimeError as e:
+                if not flag["stop"]:
+                    raise
+                # Ctrl-C also reached the DataLoader workers, which exit; the counters are still consistent
+                self._save_on_interrupt()
+                raise KeyboardInterrupt from e
             except NonFiniteLossError as e:
                 raise TrainingDiverged(
                     f"{e} at step {self.step + 1} (epoch {self.epoch + 1}); training stopped. The checkpoints in "
