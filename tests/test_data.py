@@ -89,15 +89,25 @@ def test_cache_is_reused_and_rebuilt_on_change(tmp_path):
     assert sum(n.startswith("16px-") for n in files) == 2 and not any(".part" in n for n in files)
 
 
-def test_cached_image_keeps_the_centre_square(tmp_path):
-    img = np.zeros((20, 40, 3), np.uint8)
-    img[:, :10] = (255, 0, 0)
-    img[:, 10:30] = (0, 0, 255)
-    img[:, 30:] = (0, 255, 0)
-    Image.fromarray(img).save(tmp_path / "wide.png")
+def test_photos_are_cut_into_squares_covering_them(tmp_path):
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, :10], wide[:, 10:30], wide[:, 30:] = (255, 0, 0), (0, 0, 255), (0, 255, 0)
+    Image.fromarray(wide).save(tmp_path / "wide.png")  # 2:1 -> two squares, left and right
+    Image.fromarray(wide[:, 5:31]).save(tmp_path / "almost_square.png")  # 20x26 -> the centre square
     cache = open_cache(tmp_path, 10, tmp_path / ".cache", progress=False)
-    assert cache.images.shape == (1, 10, 10, 3)
-    assert (cache.images[0, :, 2:8, 2] > 200).all()  # the blue middle, not the red / green sides
+    assert cache.paths == ["almost_square.png", "wide.png", "wide.png"] and cache.images.shape == (3, 10, 10, 3)
+    centre, left, right = (cache.images[i].astype(int) for i in range(3))
+    assert (centre[:, 2:8, 2] > 200).all()  # the blue middle
+    assert (left[:, :4, 0] > 200).all() and (right[:, -4:, 1] > 200).all()  # red left edge, green right edge
+
+
+def test_squares_of_one_photo_stay_on_one_side_of_the_split(tmp_path):
+    for i in range(12):
+        Image.fromarray(synthetic_image(np.random.default_rng(i), 16, 40)).save(tmp_path / f"pano_{i}.png")
+    train, val = folder_datasets(str(tmp_path), 8, val_fraction=0.3, cache_dir=str(tmp_path / ".c"), progress=False)
+    assert len(train) + len(val) == 12 * 3  # 5:2 -> three squares each
+    train_paths, val_paths = ({d.path(i) for i in range(len(d))} for d in (train, val))
+    assert val_paths and not train_paths & val_paths
 
 
 def _images(n: int = 1) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """One-off preprocessing cache: every usable image decoded once, resized, stored as uint8 in a memory-mapped .npy.
 
-Each image's short side is resized to ``size`` and the centre square kept, giving ``uint8 [N,size,size,3]``
-sRGB. The cache lives in ``cache_dir/<folder-hash>/`` as ``<key>.npy`` plus ``<key>.json`` (the index:
+Each photo is cut into squares covering it (one for photos up to about 3:2, two for 16:9, ...), each
+resized to ``size``, giving ``uint8 [N,size,size,3]`` sRGB; the squares of one photo share its path,
+so the train/val split never separates them. The cache lives in ``cache_dir/<folder-hash>/`` as ``<key>.npy`` plus ``<key>.json`` (the index:
 kept relative paths, skipped files with reasons). ``key`` hashes the file list with sizes and mtimes and the
 cache size, so a run reuses the cache of an unchanged folder and rebuilds it when a file or the size
 changes. Both files are written atomically (the index last), so a killed build leaves no usable half-cache.
@@ -21,9 +22,11 @@ from PIL import Image, ImageOps
 from chromatize.data.folder import scan_images
 from chromatize.fsutil import atomic_path, atomic_write_text
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 #: An image whose 99th-percentile channel spread (max - min of R,G,B, in 0..255) is at most this is gray.
 GRAY_SPREAD = 3
+#: What Pillow raises for damaged or unsupported files.
+READ_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 def default_cache_dir() -> Path:
@@ -33,7 +36,7 @@ def default_cache_dir() -> Path:
 
 
 class ImageCache:
-    """A built cache: ``images`` is a read-only ``uint8 [N,S,S,3]`` memmap, ``paths[i]`` its source file.
+    """A built cache: ``images`` is a read-only ``uint8 [N,S,S,3]`` memmap, ``paths[i]`` the source file of square i.
 
     The memory map is opened lazily in each process, so DataLoader workers share the file instead of
     receiving a pickled copy of the array.
@@ -73,19 +76,36 @@ def cache_key(root: Path, rel_paths: list[str], size: int) -> str:
     return h.hexdigest()[:32]
 
 
-def load_square(path: Path, size: int) -> np.ndarray:
-    """Decode ``path`` (EXIF-oriented), resize its short side to ``size``, keep the centre: ``uint8 [size,size,3]``."""
+def square_boxes(width: int, height: int) -> list[tuple[int, int, int, int]]:
+    """Square crop boxes covering a ``width x height`` photo, evenly spaced along the long side: one
+    centred square below 3:2, two from 3:2 (so 16:9 too), three from 5:2, ..."""
+    side, long = min(width, height), max(width, height)
+    n = max(1, int(long / side + 0.5))
+    starts = [(long - side) // 2] if n == 1 else [round(i * (long - side) / (n - 1)) for i in range(n)]
+    if width >= height:
+        return [(x, 0, x + side, side) for x in starts]
+    return [(0, y, side, y + side) for y in starts]
+
+
+def tile_count(path: Path) -> int:
+    """How many squares :func:`load_squares` will return (reads only the header)."""
+    with Image.open(path) as im:
+        return len(square_boxes(*im.size))
+
+
+def load_squares(path: Path, size: int) -> list[np.ndarray]:
+    """Decode ``path`` (EXIF-oriented, alpha on white) into ``uint8 [size,size,3]`` squares covering it."""
     with Image.open(path) as im:
         im.draft("RGB", (size, size))  # JPEG: decode at a reduced scale, much faster
         im = ImageOps.exif_transpose(im)
         if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
             im = Image.alpha_composite(Image.new("RGBA", im.size, "white"), im.convert("RGBA"))
         im = im.convert("RGB")
-        side = min(im.size)
-        left, top = (im.width - side) // 2, (im.height - side) // 2
         # reducing_gap: shrink big photos by an integer factor first (fast), then resample precisely
-        im = im.resize((size, size), Image.Resampling.BICUBIC, box=(left, top, left + side, top + side), reducing_gap=2.0)
-        return np.asarray(im, dtype=np.uint8)
+        return [
+            np.asarray(im.resize((size, size), Image.Resampling.BICUBIC, box=box, reducing_gap=2.0), dtype=np.uint8)
+            for box in square_boxes(*im.size)
+        ]
 
 
 def is_gray(rgb: np.ndarray) -> bool:
@@ -112,24 +132,35 @@ def _warn_skipped(root: Path, skipped: dict[str, str], total: int) -> None:
 def _build(root: Path, rel_paths: list[str], size: int, npy: Path, index: Path, progress: bool) -> None:
     from tqdm import tqdm
 
-    kept: list[str] = []
+    kept: list[str] = []  # one entry per stored square (a wide photo gives several)
     skipped: dict[str, str] = {}
+
+    def unreadable(rel: str, e: Exception) -> None:
+        skipped[rel] = f"unreadable ({type(e).__name__}: {e})"
+
+    counts = {}
+    for rel in rel_paths:  # headers only: how many squares to allocate
+        try:
+            counts[rel] = tile_count(root / rel)
+        except READ_ERRORS as e:
+            unreadable(rel, e)
     with atomic_path(npy) as tmp:
-        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(rel_paths), size, size, 3))
-        for rel in tqdm(rel_paths, desc=f"caching images at {size}px", unit="img", disable=not progress):
+        arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(max(sum(counts.values()), 1), size, size, 3))
+        for rel in tqdm(list(counts), desc=f"caching images at {size}px", unit="img", disable=not progress):
             try:
-                rgb = load_square(root / rel, size)
-            except (OSError, ValueError, SyntaxError, Image.DecompressionBombError) as e:  # damaged/unsupported
-                skipped[rel] = f"unreadable ({type(e).__name__}: {e})"
+                squares = load_squares(root / rel, size)
+            except READ_ERRORS as e:
+                unreadable(rel, e)
                 continue
-            if is_gray(rgb):
+            if is_gray(np.concatenate(squares)):
                 skipped[rel] = "grayscale"
                 continue
-            arr[len(kept)] = rgb
-            kept.append(rel)
+            arr[len(kept) : len(kept) + len(squares)] = np.stack(squares)
+            kept.extend([rel] * len(squares))
         arr.flush()
         del arr
-    meta = {"version": CACHE_VERSION, "root": str(root), "size": size, "count": len(kept), "paths": kept, "skipped": skipped}
+    meta = {"version": CACHE_VERSION, "root": str(root), "size": size, "count": len(kept), "images": len(set(kept)),
+            "paths": kept, "skipped": skipped}
     atomic_write_text(index, json.dumps(meta, indent=0))
 
 

@@ -64,7 +64,7 @@ def write_synthetic_folder(
     rng = np.random.default_rng(seed)
     paths = []
     for i in range(count):
-        h, w = size + int(rng.integers(0, size // 2 + 1)), size + int(rng.integers(0, size // 2 + 1))
+        h, w = size + int(rng.integers(0, size // 3 + 1)), size + int(rng.integers(0, size // 3 + 1))
         path = (root if i % 2 == 0 else root / "sub") / f"color_{i:04d}{suffix}"
         Image.fromarray(synthetic_image(rng, h, w)).save(path)
         paths.append(path)

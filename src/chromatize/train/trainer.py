@@ -288,7 +288,8 @@ class Trainer:
     def fit(self) -> TrainResult:
         from tqdm import tqdm
 
-        log.info(f"run {self.run_dir}: {len(self.train_ds)} train / {len(self.val_ds)} val images, "
+        photos = len(set(self.train_ds.cache.paths))
+        log.info(f"run {self.run_dir}: {photos} photos as {len(self.train_ds)} train / {len(self.val_ds)} val squares, "
                  f"{self.steps_per_epoch} steps per epoch, {self.total_steps} steps, device {self.device}")
         with _deferred_interrupts() as flag:
             try:
