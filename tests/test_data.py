@@ -166,3 +166,12 @@ def test_folder_datasets_items_and_val_without_augmentation(tmp_path):
     assert batch.shape == (2, 3, 16, 16) and batch.dtype == torch.float32 and 0 <= batch.min() and batch.max() <= 1
     v = torch.stack([val[0]])
     assert torch.equal(val.prepare(v), val.prepare(v))  # validation: deterministic, no augmentation
+
+
+def test_separate_validation_folder(tmp_path):
+    write_synthetic_folder(tmp_path / "train", 5, 16, seed=1)
+    write_synthetic_folder(tmp_path / "val", 3, 16, seed=2)
+    train, val = folder_datasets(str(tmp_path / "train"), 16, val_fraction=0.5, cache_dir=str(tmp_path / "c"),
+                                 progress=False, val_root=str(tmp_path / "val"))
+    assert (len(train), len(val)) == (5, 3)
+    assert val.cache.root == str(tmp_path / "val") and val.augment_cfg is None

@@ -52,15 +52,21 @@ def folder_datasets(
     cache_dir: str | None = None,
     augment_cfg: AugmentConfig | None = None,
     progress: bool = True,
+    val_root: str | None = None,
 ) -> tuple[CachedImages, CachedImages]:
     """(train, val) datasets over the images under ``root``; only train is augmented.
 
     ``cache_size`` (0: 5/4 of ``image_size``, leaving room for crops) is the stored square size.
+    With ``val_root``, validation is that whole folder and ``root`` is all training (``val_fraction`` unused).
     """
     cache_size = cache_size or (image_size * 5 + 3) // 4
     if cache_size < image_size:
         raise ValueError(f"cache_size ({cache_size}) must be at least image_size ({image_size})")
     cache = open_cache(root, cache_size, cache_dir, progress=progress)
+    if val_root:
+        val_cache = open_cache(val_root, cache_size, cache_dir, progress=progress)
+        return (CachedImages(cache, range(len(cache)), image_size, augment_cfg),
+                CachedImages(val_cache, range(len(val_cache)), image_size, None))
     train_idx, val_idx = split_train_val(cache.paths, val_fraction)
     if not train_idx:
         raise ValueError(f"{root}: no training images left after the validation split (val_fraction={val_fraction})")

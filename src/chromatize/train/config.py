@@ -61,7 +61,8 @@ class TrainConfig:
 
     name: str = ""  # run name (default: the model name)
     data: str = ""  # folder of colour photographs (searched recursively)
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1  # share of `data` held out for validation (by path hash)
+    val_data: str = ""  # a separate validation folder instead (then all of `data` trains)
     image_size: int = 64
     cache_size: int = 0  # stored square size; 0 = 5/4 of image_size
     cache_dir: str = ""  # "" = ~/.cache/chromatize/datasets

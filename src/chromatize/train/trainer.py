@@ -37,7 +37,8 @@ from chromatize.train.tasks import NonFiniteLossError, Task, create_task
 log = logging.getLogger("chromatize.train")
 
 #: Settings that may change when resuming; everything else must stay as the run started.
-RESUMABLE_KEYS = ("epochs", "max_steps", "device", "threads", "num_workers", "progress", "checkpoint_every", "samples", "data", "cache_dir")
+RESUMABLE_KEYS = ("epochs", "max_steps", "device", "threads", "num_workers", "progress", "checkpoint_every", "samples",
+                  "data", "val_data", "cache_dir")
 
 
 class TrainingDiverged(RuntimeError):
@@ -137,7 +138,7 @@ class Trainer:
         torch.manual_seed(cfg.seed)
         self.train_ds, self.val_ds = folder_datasets(
             cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, cache_size=cfg.cache_size,
-            cache_dir=cfg.cache_dir or None, augment_cfg=cfg.augment, progress=cfg.progress,
+            cache_dir=cfg.cache_dir or None, augment_cfg=cfg.augment, progress=cfg.progress, val_root=cfg.val_data or None,
         )
         n, bs = len(self.train_ds), cfg.batch_size
         self.batch_size = min(bs, n)
