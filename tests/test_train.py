@@ -257,6 +257,11 @@ def test_init_from_a_checkpoint_and_custom_tasks(photos, tmp_path, monkeypatch):
         train(overrides=small(photos, tmp_path, "task=nope"), run_dir=tmp_path / "d")
 
 
+def test_epoch_size_repeats_small_data(photos, tmp_path):
+    result = train(overrides=small(photos, tmp_path, "epoch_size=40", "epochs=2"), run_dir=tmp_path / "r")
+    assert result.step == 2 * 5 and result.history[-1]["images_seen"] == 80
+
+
 def test_dataloader_workers(photos, tmp_path):
     result = train(overrides=small(photos, tmp_path, "num_workers=2", "max_steps=3"), run_dir=tmp_path / "r")
     assert result.step == 3 and math.isfinite(result.history[-1]["train_loss"])

@@ -75,6 +75,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     epochs: int = 10
     max_steps: int = 0  # > 0: stop after this many steps (overrides epochs)
+    epoch_size: int = 0  # training images per epoch; 0 = one pass; more repeats the data (fresh augmentation)
     batch_size: int = 16
     seed: int = 0
     device: str = "auto"  # cpu, cuda, cuda:N or auto
@@ -82,7 +83,7 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader worker processes
     channels_last: bool = True  # NHWC tensors: faster convolutions / pooling on CPU (oneDNN)
     checkpoint_every: int = 0  # steps between checkpoints/step_*.pt (0 = only at epoch ends)
-    samples: int = 4  # val images in each samples/epoch_NNN.png
+    samples: int = 4  # val images shown in each samples/epoch_NNN.png
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes of the model frozen at first

@@ -142,7 +142,7 @@ class Trainer:
         )
         n, bs = len(self.train_ds), cfg.batch_size
         self.batch_size = min(bs, n)
-        self.steps_per_epoch = n // self.batch_size
+        self.steps_per_epoch = max(1, (cfg.epoch_size or n) // self.batch_size)
         self.total_steps = cfg.max_steps if cfg.max_steps > 0 else cfg.epochs * self.steps_per_epoch
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
 
@@ -220,7 +220,8 @@ class Trainer:
 
     def _epoch_indices(self) -> list[int]:
         g = torch.Generator().manual_seed(self.cfg.seed * 1_000_003 + self.epoch)
-        perm = torch.randperm(len(self.train_ds), generator=g)[: self.steps_per_epoch * self.batch_size]
+        need, n = self.steps_per_epoch * self.batch_size, len(self.train_ds)
+        perm = torch.cat([torch.randperm(n, generator=g) for _ in range(-(-need // n))])[:need]  # repeats if epoch_size > n
         return perm[self.step_in_epoch * self.batch_size :].tolist()
 
     def _loader(self, dataset, indices) -> DataLoader:
