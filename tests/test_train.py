@@ -381,3 +381,13 @@ def test_every_recipe_trains(photos, tmp_path, recipe, target):
     model = load_model(tmp_path / "run" / "best.pt")
     assert model.chromatize_info.name == name and model.chromatize_info.target == target
     assert (tmp_path / "run" / "samples" / "epoch_001.png").is_file()
+
+
+def test_max_minutes_stops_at_the_time_budget_and_saves(photos, tmp_path, monkeypatch):
+    import chromatize.train.trainer as trainer_module
+
+    clock = iter(range(0, 10_000, 30))  # every perf_counter call advances 30 s
+    monkeypatch.setattr(trainer_module.time, "perf_counter", lambda: float(next(clock)))
+    result = train(overrides=small(photos, tmp_path, "epochs=50", "max_minutes=2"), run_dir=tmp_path / "r")
+    assert 0 < result.step < 50 and result.history[-1]["train_seconds"] >= 120
+    assert (tmp_path / "r" / "last.pt").is_file() and (tmp_path / "r" / "best.pt").is_file()

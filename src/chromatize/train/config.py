@@ -75,6 +75,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     epochs: int = 10
     max_steps: int = 0  # > 0: stop after this many steps (overrides epochs)
+    max_minutes: float = 0.0  # > 0: also stop once this much training time is spent (equal-budget comparisons)
     epoch_size: int = 0  # training images per epoch; 0 = one pass; more repeats the data (fresh augmentation)
     batch_size: int = 16
     seed: int = 0

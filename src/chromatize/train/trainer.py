@@ -37,7 +37,7 @@ from chromatize.train.tasks import NonFiniteLossError, Task, create_task
 log = logging.getLogger("chromatize.train")
 
 #: Settings that may change when resuming; everything else must stay as the run started.
-RESUMABLE_KEYS = ("epochs", "max_steps", "device", "threads", "num_workers", "progress", "checkpoint_every", "samples",
+RESUMABLE_KEYS = ("epochs", "max_steps", "max_minutes", "device", "threads", "num_workers", "progress", "checkpoint_every", "samples",
                   "data", "val_data", "cache_dir")
 
 
@@ -282,6 +282,13 @@ class Trainer:
             shutil.copyfile(step_path, tmp)
         rundir.write_metrics(self.run_dir, self.history)
 
+    def _out_of_time(self) -> bool:
+        """True once the training seconds of this run (all sessions, resumes included) reach ``max_minutes``."""
+        if self.cfg.max_minutes <= 0:
+            return False
+        spent = self.accum["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0)
+        return spent >= self.cfg.max_minutes * 60.0
+
     def _save_on_interrupt(self) -> None:
         self.save_last()
         log.warning(f"interrupted at step {self.step}; saved {self.run_dir / 'last.pt'} "
@@ -322,6 +329,9 @@ class Trainer:
                             self._periodic_checkpoint()
                         if flag["stop"]:
                             raise KeyboardInterrupt
+                        if self._out_of_time():
+                            self.total_steps = self.step
+                            break
                         tick = time.perf_counter()
                     bar.close()
                     self._end_epoch()
