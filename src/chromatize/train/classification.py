@@ -1,0 +1,76 @@
+"""The ``classification`` task: class-rebalanced multinomial cross-entropy over quantised ab (Zhang et al. 2016).
+
+Targets are soft (5 nearest bins, Gaussian sigma 5); each pixel's loss is weighted by the rebalancing weight
+of its nearest bin, from the training data's class prior. The prior is counted once when a run starts
+(:meth:`ClassificationTask.prepare`) and kept in the model's ``prior`` buffer, so it is saved in every
+checkpoint and a resumed run trains with exactly the same weights.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+import torch.nn.functional as F
+
+from chromatize.color import rgb_to_l_ab
+from chromatize.data.dataset import CachedImages
+from chromatize.quantize import bin_counts, rebalance_weights, soft_encode
+from chromatize.train.tasks import Task, _optimize, check_finite, register_task
+
+log = logging.getLogger("chromatize.train")
+
+#: Training images (un-augmented, at the training size) counted for the class prior.
+PRIOR_IMAGES = 2000
+
+
+def rebalanced_cross_entropy(logits: torch.Tensor, ab_norm: torch.Tensor, centers: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Mean over pixels of ``w[q*] * -sum_q Z_q log softmax(logits)_q``: ``logits [B,Q,H,W]``, target normalised
+    ab ``[B,2,H,W]`` soft-encoded to ``Z``, ``q*`` its nearest bin, ``weights [Q]`` the rebalancing weights."""
+    index, target = soft_encode(ab_norm, centers)
+    log_probs = F.log_softmax(logits.float(), dim=1).gather(1, index)  # [B,K,H,W]
+    per_pixel = -(target * log_probs).sum(dim=1)
+    return (weights[index[:, 0]] * per_pixel).mean()
+
+
+@register_task("classification")
+class ClassificationTask(Task):
+    """Trains a ``classifier`` model (any backbone): its :meth:`logits` against soft ab classes.
+    The logged ``loss`` is the rebalanced cross-entropy, on training and validation images alike."""
+
+    def __init__(self, cfg, device):
+        super().__init__(cfg, device)
+        if cfg.target != "lab" or not callable(getattr(self.model, "logits", None)):
+            raise ValueError(f"task classification needs model.name: classifier (target lab), got {cfg.model.name!r}")
+
+    @torch.no_grad()
+    def prepare(self, train_data: CachedImages) -> None:
+        """Count the nearest-bin pixels of up to :data:`PRIOR_IMAGES` training images into ``model.prior``."""
+        images = CachedImages(train_data.cache, train_data.indices[:PRIOR_IMAGES], train_data.size)  # no augmentation
+        counts = torch.zeros_like(self.model.prior)
+        for start in range(0, len(images), 64):
+            batch = torch.stack([images[i] for i in range(start, min(start + 64, len(images)))])
+            counts += bin_counts(rgb_to_l_ab(images.prepare(batch.to(self.device)))[1], self.model.bin_centers)
+        self.model.prior.copy_(counts)
+        log.info(f"class prior: {int(counts.sum())} pixels of {len(images)} images, "
+                 f"{int((counts > 0).sum())} of {len(counts)} ab bins used")
+
+    def class_weights(self) -> torch.Tensor:
+        """Rebalancing weights ``[Q]`` from the model's stored prior."""
+        if not self.model.prior.sum() > 0:
+            raise RuntimeError("the class prior is not set: start the run with chromatize.train.train (it calls prepare)")
+        return rebalance_weights(self.model.prior, self.model.bin_centers)
+
+    def loss(self, rgb: torch.Tensor) -> torch.Tensor:
+        L, ab = self.split(rgb)
+        return rebalanced_cross_entropy(self.model.logits(L), ab, self.model.bin_centers, self.class_weights())
+
+    def train_step(self, rgb, optimizers):
+        loss = self.loss(rgb)
+        check_finite("training", loss)
+        _optimize(optimizers["model"], loss)
+        return {"loss": loss.item()}
+
+    @torch.no_grad()
+    def eval_step(self, rgb):
+        return {"loss": self.loss(rgb).item()}
