@@ -8,8 +8,11 @@ import torch
 from chromatize.checkpoint import load_model, save_checkpoint
 from chromatize.color import AB_BIN_SIZE, AB_SCALE, ab_gamut_bins, normalize_ab, rgb_to_l_ab, rgb_to_lab
 from chromatize.models.classifier import replace_output_layer
-from chromatize.quantize import annealed_mean, bin_counts, nearest_bin, rebalance_weights, smooth_prior, soft_encode
-from chromatize.registry import create_model
+from chromatize.quantize import (annealed_mean, bin_counts, block_targets, nearest_bin, rebalance_weights, smooth_prior,
+                                 soft_encode)
+from chromatize.registry import create_model, list_models
+from chromatize.train.classification import rebalanced_cross_entropy
+from test_models import SMALL
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +62,21 @@ def test_soft_encoding_sums_to_one_and_peaks_at_the_nearest_bin(centers):
     assert bin_counts(ab, centers).sum() == 43 * 70
 
 
+@pytest.mark.parametrize("scale", [1, 2, 4])
+def test_block_targets_score_each_pixel_against_its_block(centers, scale):
+    ab = torch.cat(random_ab(2 * 8 * 12 - 8).reshape(1, 2, 16, 12).split(8, dim=2))  # [2,2,8,12]
+    weights = torch.rand(len(centers)) + 0.5
+    targets = block_targets(ab, centers, scale, weights)
+    assert targets.shape == (2, len(centers), 8 // scale, 12 // scale)
+    logits = torch.randn(2, len(centers), 8 // scale, 12 // scale)
+    # the same loss pixel by pixel: each pixel's weighted soft cross-entropy against its block's logits
+    index, soft = soft_encode(ab, centers)
+    per_block = torch.log_softmax(logits, dim=1).repeat_interleave(scale, 2).repeat_interleave(scale, 3)
+    direct = (-(soft * per_block.gather(1, index)).sum(dim=1) * weights[index[:, 0]]).mean()
+    assert torch.isclose(rebalanced_cross_entropy(logits, ab, centers, weights), direct, rtol=1e-5)
+    assert torch.allclose(block_targets(ab, centers, scale).sum(dim=1), torch.ones(2, 8 // scale, 12 // scale))
+
+
 def test_rebalancing_weights(centers):
     q = len(centers)
     prior = torch.rand(q, generator=torch.Generator().manual_seed(1)) ** 4 * 1000
@@ -86,13 +104,25 @@ def test_annealed_mean_from_mode_to_mean(centers):
         annealed_mean(logits, centers, 0.0)
 
 
+@pytest.mark.parametrize("backbone", [n for n in list_models() if n != "classifier"])
+@pytest.mark.parametrize("scale", [1, 4])
+def test_every_family_can_be_a_classifier_backbone(backbone, scale, centers):
+    model = create_model("classifier", backbone=backbone, backbone_args=SMALL.get(backbone, {}), scale=scale)
+    m = model.chromatize_info.size_multiple
+    L = torch.rand(2, 1, m * max(1, 32 // m), m * max(2, 48 // m)) * 2 - 1
+    h, w = L.shape[-2] // scale, L.shape[-1] // scale
+    assert model.logits(L).shape == (2, len(centers), h, w) and model(L).shape == (2, 2, *L.shape[-2:])
+
+
 def test_classifier_model_and_checkpoint_round_trip(tmp_path, centers):
     torch.manual_seed(0)
-    model = create_model("classifier", backbone="unet", backbone_args={"base": 4, "levels": 3}, temperature=0.5)
+    model = create_model("classifier", backbone="unet", backbone_args={"base": 4, "levels": 3}, temperature=0.5, scale=2)
     model.prior.copy_(torch.arange(len(centers), dtype=torch.float32))
     L = torch.rand(2, 1, 16, 24) * 2 - 1
-    assert model.logits(L).shape == (2, len(centers), 16, 24) and model(L).shape == (2, 2, 16, 24)
+    assert model.logits(L).shape == (2, len(centers), 8, 12) and model(L).shape == (2, 2, 16, 24)
     assert model.chromatize_info.size_multiple == 4
+    with pytest.raises(ValueError, match="multiples of 4"):
+        model(L[..., :18])
     for suffix in (".pt", ".safetensors"):
         loaded = load_model(save_checkpoint(tmp_path / f"c{suffix}", model))
         assert torch.equal(loaded.prior, model.prior) and torch.equal(loaded.bin_centers, centers)

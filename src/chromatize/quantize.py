@@ -61,6 +61,29 @@ def soft_encode(
     return index, weight / weight.sum(dim=1, keepdim=True).clamp(min=1e-30)
 
 
+def block_targets(
+    ab_norm: torch.Tensor, centers: torch.Tensor, scale: int = 1, weights: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Class targets ``[B,Q,H/scale,W/scale]`` of normalised ab ``[B,2,H,W]`` for logits predicted per
+    ``scale`` x ``scale`` block: the mean of the block's :func:`soft_encode` targets, each pixel's scaled by
+    ``weights[q*]`` (``[Q]``, q* its nearest bin; default 1). Cross-entropy against them equals the mean
+    of the pixels' own (weighted) cross-entropies with their block's prediction. H, W: multiples of ``scale``.
+    """
+    B, _, H, W = ab_norm.shape
+    if H % scale or W % scale:
+        raise ValueError(f"H, W ({H}x{W}) must be multiples of scale {scale}")
+    h, w = H // scale, W // scale
+    index, weight = soft_encode(ab_norm, centers)
+    if weights is not None:
+        weight = weight * weights[index[:, :1]]
+    rows = torch.arange(H, device=index.device) // scale
+    cols = torch.arange(W, device=index.device) // scale
+    cell = index * (h * w) + (rows[:, None] * w + cols[None, :])  # flat position in [Q, h, w]
+    out = weight.new_zeros(B, len(centers) * h * w)
+    out.scatter_add_(1, cell.reshape(B, -1), weight.reshape(B, -1))
+    return out.view(B, len(centers), h, w) / scale**2
+
+
 def nearest_bin(ab_norm: torch.Tensor, centers: torch.Tensor) -> torch.Tensor:
     """Index ``long [B,H,W]`` of the bin nearest to each pixel of normalised ab ``[B,2,H,W]``."""
     return soft_encode(ab_norm, centers, neighbours=1)[0][:, 0]

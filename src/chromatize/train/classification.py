@@ -1,7 +1,8 @@
 """The ``classification`` task: class-rebalanced multinomial cross-entropy over quantised ab (Zhang et al. 2016).
 
 Targets are soft (5 nearest bins, Gaussian sigma 5); each pixel's loss is weighted by the rebalancing weight
-of its nearest bin, from the training data's class prior. The prior is counted once when a run starts
+of its nearest bin, from the training data's class prior. A model predicting per block of pixels
+(``scale`` > 1) is scored on the mean of the block's targets. The prior is counted once when a run starts
 (:meth:`ClassificationTask.prepare`) and kept in the model's ``prior`` buffer, so it is saved in every
 checkpoint and a resumed run trains with exactly the same weights.
 """
@@ -15,7 +16,7 @@ import torch.nn.functional as F
 
 from chromatize.color import rgb_to_l_ab
 from chromatize.data.dataset import CachedImages
-from chromatize.quantize import bin_counts, rebalance_weights, soft_encode
+from chromatize.quantize import bin_counts, block_targets, rebalance_weights
 from chromatize.train.tasks import Task, _optimize, check_finite, register_task
 
 log = logging.getLogger("chromatize.train")
@@ -25,12 +26,12 @@ PRIOR_IMAGES = 2000
 
 
 def rebalanced_cross_entropy(logits: torch.Tensor, ab_norm: torch.Tensor, centers: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Mean over pixels of ``w[q*] * -sum_q Z_q log softmax(logits)_q``: ``logits [B,Q,H,W]``, target normalised
-    ab ``[B,2,H,W]`` soft-encoded to ``Z``, ``q*`` its nearest bin, ``weights [Q]`` the rebalancing weights."""
-    index, target = soft_encode(ab_norm, centers)
-    log_probs = F.log_softmax(logits.float(), dim=1).gather(1, index)  # [B,K,H,W]
-    per_pixel = -(target * log_probs).sum(dim=1)
-    return (weights[index[:, 0]] * per_pixel).mean()
+    """Mean over pixels of ``w[q*] * -sum_q Z_q log softmax(logits)_q``: target normalised ab ``[B,2,H,W]``
+    soft-encoded to ``Z``, ``q*`` its nearest bin, ``weights [Q]`` the rebalancing weights; ``logits``
+    ``[B,Q,H/s,W/s]`` predict each ``s`` x ``s`` block of pixels (s = 1: every pixel)."""
+    scale = ab_norm.shape[-1] // logits.shape[-1]
+    targets = block_targets(ab_norm, centers, scale, weights)
+    return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
 
 
 @register_task("classification")
