@@ -88,3 +88,18 @@ def test_gan_finetune_starts_from_the_l1_model_and_moves_it(photos, tmp_path, mo
     changed = [k for k, v in start.items() if v.is_floating_point() and not torch.equal(v, end[k])]
     assert len(changed) > len(start) // 3
     assert "discriminator" in read_checkpoint(tmp_path / "gan" / "last.pt")["extra_models"]
+
+
+def test_prior_counts_a_spread_sample_of_the_training_set(photos, tmp_path, monkeypatch):
+    from chromatize.train import classification
+
+    train_set, _ = folder_datasets(str(photos), 16, val_fraction=0.2, cache_dir=str(tmp_path / "cache"), progress=False)
+    monkeypatch.setattr(classification, "PRIOR_IMAGES", 5)
+    used, real = [], classification.CachedImages
+    monkeypatch.setattr(classification, "CachedImages", lambda cache, idx, size: used.append(list(idx)) or real(cache, idx, size))
+    task = ClassificationTask(load_config(None, ["task=classification", "model.name=classifier", UNET]), torch.device("cpu"))
+    task.prepare(train_set)
+    (sample,) = used
+    assert 4 <= len(sample) <= 5 and set(sample) <= set(train_set.indices)
+    assert set(sample) - set(train_set.indices[:5])  # spread over the set, not its first images
+    assert task.model.prior.sum() == len(sample) * 16 * 16

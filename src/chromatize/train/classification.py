@@ -46,8 +46,10 @@ class ClassificationTask(Task):
 
     @torch.no_grad()
     def prepare(self, train_data: CachedImages) -> None:
-        """Count the nearest-bin pixels of up to :data:`PRIOR_IMAGES` training images into ``model.prior``."""
-        images = CachedImages(train_data.cache, train_data.indices[:PRIOR_IMAGES], train_data.size)  # no augmentation
+        """Count the nearest-bin pixels of up to :data:`PRIOR_IMAGES` training images, evenly spread over the
+        (path-sorted, so source-grouped) training set, into ``model.prior``."""
+        every = -(-len(train_data.indices) // PRIOR_IMAGES)
+        images = CachedImages(train_data.cache, train_data.indices[::every], train_data.size)  # no augmentation
         counts = torch.zeros_like(self.model.prior)
         for start in range(0, len(images), 64):
             batch = torch.stack([images[i] for i in range(start, min(start + 64, len(images)))])
