@@ -13,6 +13,7 @@ SMALL = {
     "unet": dict(base=4, levels=3),
     "autoencoder": dict(base=8),
     "resnet18": dict(base=8),
+    "classifier": dict(backbone="mobilenet_unet", backbone_args={"decoder_channels": [16, 8, 8, 8, 8]}),
 }
 
 

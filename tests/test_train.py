@@ -375,7 +375,8 @@ def test_every_recipe_trains(photos, tmp_path, recipe, target):
     size = max(32, probe.chromatize_info.size_multiple)
     overrides = [f"data={photos}", f"cache_dir={tmp_path / 'c'}", f"image_size={size}", "batch_size=2", "max_steps=2",
                  "progress=false", "samples=1", f"target={target}", f"model.args={yaml.safe_dump(args, default_flow_style=True).strip()}",
-                 "discriminator.args={base: 4}"]
+                 "discriminator.args={base: 4}", "threads=1",
+                 "val_data=", "cache_size=0", "init_from="]  # corpus paths / L1 checkpoint (see test_classification) unset
     result = train(path, overrides=overrides, run_dir=tmp_path / "run")
     assert result.step == 2 and math.isfinite(result.history[-1]["train_loss"])
     model = load_model(tmp_path / "run" / "best.pt")

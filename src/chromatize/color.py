@@ -13,6 +13,8 @@ Networks see *normalised* values:
 
 from __future__ import annotations
 
+import functools
+
 import torch
 from kornia.color import lab_to_rgb as _kornia_lab_to_rgb
 from kornia.color import rgb_to_lab as _kornia_rgb_to_lab
@@ -142,3 +144,39 @@ def l_ab_to_rgb_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Ten
     t_lo = torch.where(lo < 0.0, Y / (Y - lo).clamp(min=1e-12), one)
     t = torch.minimum(t_hi, t_lo).clamp(0.0, 1.0)
     return linear_rgb_to_rgb((Y + t * (lin - Y)).clamp(0.0, 1.0)).clamp(0.0, 1.0)
+
+
+#: Side of the square ab bins used by classification colorizers (Zhang et al. 2016), in Lab units.
+AB_BIN_SIZE = 10.0
+#: Bin centres lie on the grid ``AB_BIN_SIZE * k`` for ``k`` in ``[-AB_GRID_HALF, AB_GRID_HALF]`` (covers +-110).
+AB_GRID_HALF = 11
+
+
+@functools.lru_cache(maxsize=1)
+def _gamut_bin_grid() -> tuple[tuple[int, int], ...]:
+    samples = 512  # finer than 8-bit steps on every face: bins the gamut only grazes are found too
+    v = torch.linspace(0.0, 1.0, samples)
+    u, w = (t.reshape(-1) for t in torch.meshgrid(v, v, indexing="ij"))
+    faces = []
+    for axis in range(3):
+        for value in (0.0, 1.0):
+            channels = [u, w]
+            channels.insert(axis, torch.full_like(u, value))
+            faces.append(torch.stack(channels))
+    ab = rgb_to_lab(torch.cat(faces, dim=1)[:, :, None])[1:, :, 0]
+    k = torch.round(ab / AB_BIN_SIZE).long() + AB_GRID_HALF
+    side = 2 * AB_GRID_HALF + 1
+    present = torch.bincount(k[0] * side + k[1], minlength=side * side).nonzero()[:, 0]
+    return tuple((int(i) // side - AB_GRID_HALF, int(i) % side - AB_GRID_HALF) for i in present)
+
+
+def ab_gamut_bins() -> torch.Tensor:
+    """Centres ``float32 [Q,2]`` (a, b in Lab units, multiples of :data:`AB_BIN_SIZE`) of the ab bins that
+    sRGB colours reach (Q = 262), sorted by a then b.
+
+    A colour belongs to the bin whose centre is nearest on the grid (``round(ab / AB_BIN_SIZE)``), so every
+    sRGB colour is within ``AB_BIN_SIZE / sqrt(2)`` (7.07) of a centre. Found by converting a dense sampling
+    of the six faces of the sRGB cube: the gamut's ab projection is the projection of its surface.
+    Zhang et al.'s 313 bins came from the convex hull of the colours seen in ImageNet, a slightly larger set.
+    """
+    return torch.tensor(_gamut_bin_grid(), dtype=torch.float32) * AB_BIN_SIZE

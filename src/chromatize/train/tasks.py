@@ -67,6 +67,10 @@ class Task:
         gray = l_ab_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
         return gray, self.to_rgb(L, self.model(L))
 
+    def prepare(self, train_data) -> None:
+        """Called once when a run starts (not on resume), after ``init_from``, with the training dataset
+        (:class:`chromatize.data.dataset.CachedImages`): the place to gather data statistics. Default: nothing."""
+
     def train_step(self, rgb: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
         raise NotImplementedError
 
@@ -153,6 +157,8 @@ def register_task(name: str):
 
 def create_task(cfg: TrainConfig, device: torch.device) -> Task:
     """The task named by ``cfg.task``, with its networks built and on ``device``."""
+    import chromatize.train.classification  # noqa: F401  (registers "classification")
+
     if cfg.task not in TASKS:
         raise ValueError(f"unknown task {cfg.task!r}; registered tasks: {', '.join(sorted(TASKS))}")
     return TASKS[cfg.task](cfg, device)

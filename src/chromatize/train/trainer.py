@@ -402,4 +402,5 @@ def train(
             log.warning(f"{path} has no last.pt yet; starting it from step 0")
         if cfg.init_from:
             init_weights(trainer.task.model, cfg.init_from)
+        trainer.task.prepare(trainer.train_ds)
     return trainer.fit()
