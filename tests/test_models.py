@@ -6,7 +6,9 @@ import torch
 from chromatize.registry import create_model, get_spec, list_models
 
 #: Small constructor arguments per family so the tests run in seconds; families not listed use defaults.
-SMALL = {}
+SMALL = {
+    "pix2pix": dict(depth=3, base=4),
+}
 
 
 def small(name: str, **kw):

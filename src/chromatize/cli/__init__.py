@@ -13,7 +13,7 @@ import sys
 from chromatize import __version__
 
 #: Subcommand modules under ``chromatize.cli``, in help order.
-COMMANDS = ["models"]
+COMMANDS = ["models", "train", "export"]
 
 
 def build_parser() -> argparse.ArgumentParser:

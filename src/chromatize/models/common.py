@@ -1,7 +1,10 @@
-"""Small building blocks shared by the model families."""
+"""Small building blocks shared by the model families, and the U-Net skeleton they build on."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import torch
 from torch import nn
 
 from chromatize.registry import TARGETS
@@ -18,3 +21,65 @@ def output_head(target: str) -> nn.Module:
     """Final activation: identity for normalised ab (unbounded regression), sigmoid for sRGB in [0,1]."""
     out_channels(target)
     return nn.Sigmoid() if target == "rgb" else nn.Identity()
+
+
+def bounded_head(target: str) -> nn.Module:
+    """Final activation for nets that bound their output: tanh for normalised ab (about [-1,1]), sigmoid for sRGB."""
+    out_channels(target)
+    return nn.Sigmoid() if target == "rgb" else nn.Tanh()
+
+
+def conv_block(cin: int, cout: int, convs: int = 2, norm: bool = False) -> nn.Sequential:
+    """``convs`` x (3x3 conv, optional BatchNorm, ReLU); keeps H, W. ``[B,cin,H,W] -> [B,cout,H,W]``."""
+    layers: list[nn.Module] = []
+    for i in range(convs):
+        layers.append(nn.Conv2d(cin if i == 0 else cout, cout, 3, padding=1, bias=not norm))
+        if norm:
+            layers.append(nn.BatchNorm2d(cout))
+        layers.append(nn.ReLU(inplace=True))
+    return nn.Sequential(*layers)
+
+
+def level_widths(base: int, levels: int, cap: int | None = None) -> list[int]:
+    """Channel width per U-Net level: ``base * 2**i``, optionally capped (pix2pix caps at ``8 * base``)."""
+    return [min(base * 2**i, cap) if cap else base * 2**i for i in range(levels)]
+
+
+class UNet(nn.Module):
+    """U-Net skeleton; the families differ only in the blocks they hand it.
+
+    ``stem`` maps L ``[B,1,H,W]`` to the first level's features. Each ``downs[i]`` halves the resolution
+    and moves one level deeper (the input of each is kept as a skip). Going back up, ``ups[k]`` brings
+    the deepest features one level up, that level's skip is concatenated before it along channels
+    and passed through ``merges[k]``. ``head`` maps the last result to the output (ab or RGB, full size).
+    H and W must be multiples of ``size_multiple`` (the product of all resolution halvings).
+    """
+
+    def __init__(
+        self,
+        stem: nn.Module,
+        downs: Sequence[nn.Module],
+        ups: Sequence[nn.Module],
+        merges: Sequence[nn.Module],
+        head: nn.Module,
+        size_multiple: int,
+    ):
+        super().__init__()
+        if not len(downs) == len(ups) == len(merges):
+            raise ValueError("a U-Net needs one up and one merge per down")
+        self.stem = stem
+        self.downs = nn.ModuleList(downs)
+        self.ups = nn.ModuleList(ups)
+        self.merges = nn.ModuleList(merges)
+        self.head = head
+        self.size_multiple = size_multiple
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        x = self.stem(L)
+        skips = []
+        for down in self.downs:
+            skips.append(x)
+            x = down(x)
+        for up, merge in zip(self.ups, self.merges):
+            x = merge(torch.cat([skips.pop(), up(x)], dim=1))
+        return self.head(x)

@@ -1,0 +1,211 @@
+"""Training configuration: dataclasses filled from a YAML recipe plus ``key.sub=value`` overrides.
+
+Every option has a default; a recipe only names what it changes. Unknown keys are errors (a typo must not
+silently train the wrong thing). Override values are parsed as YAML and converted to the field's type,
+so ``--set lr=3e-4``, ``--set augment.hflip=false``, ``--set freeze=[encoder]`` and
+``--set model.args.width=32`` all work.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from chromatize.data.augment import AugmentConfig
+
+
+@dataclass
+class ModelConfig:
+    """A registered model name and its constructor arguments (``target`` comes from the top level)."""
+
+    name: str = "baseline"
+    args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    """``name``: mse, l1 or huber (the regression loss; pix2pix uses L1). ``huber_delta``: Huber's delta.
+    Pix2pix: ``gan``: vanilla or lsgan; ``l1_lambda``: weight of the L1 term against the adversarial one."""
+
+    name: str = "mse"
+    huber_delta: float = 1.0
+    gan: str = "vanilla"
+    l1_lambda: float = 100.0
+
+
+@dataclass
+class OptimConfig:
+    """``name``: adam, adamax, rmsprop or sgd. ``schedule``: none, cosine (to 0 over the run) or step
+    (lr x ``gamma`` every ``step_epochs`` epochs). ``beta1`` is Adam's first beta (pix2pix uses 0.5),
+    ``momentum`` SGD's / RMSprop's."""
+
+    name: str = "adam"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    beta1: float = 0.9
+    momentum: float = 0.9
+    schedule: str = "none"
+    step_epochs: int = 10
+    gamma: float = 0.5
+
+
+@dataclass
+class TrainConfig:
+    """One training run. See ``configs/*.yaml`` for recipes."""
+
+    name: str = ""  # run name (default: the model name)
+    data: str = ""  # folder of colour photographs (searched recursively)
+    val_fraction: float = 0.1
+    image_size: int = 64
+    cache_size: int = 0  # stored square size; 0 = 5/4 of image_size
+    cache_dir: str = ""  # "" = ~/.cache/chromatize/datasets
+    task: str = "regression"  # regression or pix2pix
+    model: ModelConfig = field(default_factory=ModelConfig)
+    discriminator: ModelConfig = field(default_factory=lambda: ModelConfig("patchgan"))  # pix2pix only
+    target: str = "lab"  # lab (predict ab) or rgb (predict sRGB)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    epochs: int = 10
+    max_steps: int = 0  # > 0: stop after this many steps (overrides epochs)
+    batch_size: int = 16
+    seed: int = 0
+    device: str = "auto"  # cpu, cuda, cuda:N or auto
+    threads: int = 0  # torch CPU threads; 0 = torch's default
+    num_workers: int = 0  # DataLoader worker processes
+    channels_last: bool = False
+    checkpoint_every: int = 0  # steps between checkpoints/step_*.pt (0 = only at epoch ends)
+    samples: int = 4  # val images in each samples/epoch_NNN.png
+    progress: bool = True
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    freeze: list[str] = field(default_factory=list)  # parameter-name prefixes of the model frozen at first
+    freeze_epochs: int = 0  # epochs they stay frozen
+    unfreeze_lr_scale: float = 1.0  # their learning rate, relative to optim.lr, once unfrozen
+
+    def __post_init__(self) -> None:
+        checks = {
+            "task": (self.task, ("regression", "pix2pix")),
+            "target": (self.target, ("lab", "rgb")),
+            "loss.name": (self.loss.name, ("mse", "l1", "huber")),
+            "loss.gan": (self.loss.gan, ("vanilla", "lsgan")),
+            "optim.name": (self.optim.name, ("adam", "adamax", "rmsprop", "sgd")),
+            "optim.schedule": (self.optim.schedule, ("none", "cosine", "step")),
+        }
+        for key, (value, allowed) in checks.items():
+            if value not in allowed:
+                raise ValueError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
+        for key in ("image_size", "batch_size", "epochs"):
+            if getattr(self, key) < 1:
+                raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
+        if not 0.0 <= self.val_fraction < 1.0:
+            raise ValueError(f"val_fraction must be in [0, 1), got {self.val_fraction}")
+
+    @property
+    def run_name(self) -> str:
+        return self.name or self.model.name
+
+
+def _convert(value: Any, tp: Any, key: str) -> Any:
+    """``value`` (from YAML) as type ``tp``; nested dataclasses from dicts; clear error otherwise."""
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ValueError(f"{key} must be a mapping, got {value!r}")
+        return _from_dict(tp, value, key + ".")
+    if origin is list:
+        (item_tp,) = typing.get_args(tp)
+        items = value if isinstance(value, list) else [value]
+        return [_convert(v, item_tp, key) for v in items]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ValueError(f"{key} must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"{key} must be true or false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, str):  # YAML 1.1 reads "3e-4" (no dot) as a string
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{key} must be a number, got {value!r}")
+        if tp is int and value != int(value):
+            raise ValueError(f"{key} must be an integer, got {value!r}")
+        return tp(value)
+    if tp is str:
+        return "" if value is None else str(value)
+    return value
+
+
+def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ValueError(f"unknown config key(s) {', '.join(prefix + k for k in unknown)}; valid: {', '.join(sorted(names))}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        if dataclasses.is_dataclass(hints[f.name]) and isinstance(value, dict) and f.default_factory is not dataclasses.MISSING:
+            value = {**dataclasses.asdict(f.default_factory()), **value}  # a partial section keeps its defaults
+        values[f.name] = _convert(value, hints[f.name], prefix + f.name)
+    return cls(**values)
+
+
+def config_from_dict(data: dict) -> TrainConfig:
+    """A :class:`TrainConfig` from a nested dict (unknown keys raise :class:`ValueError`)."""
+    return _from_dict(TrainConfig, data or {})
+
+
+def config_to_dict(cfg: TrainConfig) -> dict[str, Any]:
+    """Plain nested dict (YAML / JSON-able)."""
+    return dataclasses.asdict(cfg)
+
+
+def apply_overrides(data: dict, overrides: list[str]) -> dict:
+    """Apply ``"a.b=value"`` strings to a nested dict (values parsed as YAML); returns a new dict."""
+    data = yaml.safe_load(yaml.safe_dump(data or {}))  # deep copy
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"override {item!r} must look like key=value (e.g. optim.lr=3e-4)")
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        parts = key.strip().split(".")
+        node = data
+        for part in parts[:-1]:
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            if not isinstance(child, dict):
+                raise ValueError(f"override {item!r}: {part!r} is not a section")
+            node = child
+        node[parts[-1]] = value
+    return data
+
+
+def load_config(path: str | os.PathLike | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Read a YAML recipe (or start from defaults when ``path`` is None) and apply ``overrides``."""
+    data: dict = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"no config file at {path}")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a config must be a YAML mapping")
+    return config_from_dict(apply_overrides(data, overrides or []))
+
+
+def dump_config(cfg: TrainConfig) -> str:
+    """The resolved config as YAML text."""
+    return yaml.safe_dump(config_to_dict(cfg), sort_keys=False)

@@ -1,0 +1,29 @@
+"""Turn a training checkpoint into shipping weights: ``.safetensors``, optionally fp16, header kept."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import torch
+
+from chromatize.checkpoint import build_from_arch, read_checkpoint, save_checkpoint
+
+
+def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False) -> Path:
+    """Write the colorizer of ``checkpoint`` (.pt or .safetensors) to ``out`` (.safetensors) atomically.
+
+    Training state and extra networks (a GAN discriminator) are dropped; arch, normalisation, config and
+    metrics are kept, so :func:`chromatize.load_model` rebuilds it. ``half`` stores float tensors as fp16.
+    """
+    out = Path(out)
+    if out.suffix != ".safetensors":
+        raise ValueError(f"export writes .safetensors files, got {out.name!r}")
+    if Path(out).resolve() == Path(checkpoint).resolve():
+        raise ValueError("export would overwrite its input; choose another output path")
+    ckpt = read_checkpoint(checkpoint)
+    model = build_from_arch(ckpt["arch"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
+    if half:
+        model = model.to(torch.float16)
+    return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"))
