@@ -29,6 +29,15 @@ def bounded_head(target: str) -> nn.Module:
     return nn.Sigmoid() if target == "rgb" else nn.Tanh()
 
 
+def check_input(L: torch.Tensor, size_multiple: int) -> None:
+    """Raise a clear ``ValueError`` unless ``L`` is ``[B,1,H,W]`` with H, W multiples of ``size_multiple``."""
+    if L.ndim != 4 or L.shape[1] != 1:
+        raise ValueError(f"expected normalised L of shape [B,1,H,W], got {tuple(L.shape)}")
+    h, w = L.shape[-2:]
+    if h % size_multiple or w % size_multiple:
+        raise ValueError(f"H and W must be multiples of {size_multiple} (pad first), got {h}x{w}")
+
+
 def conv_block(cin: int, cout: int, convs: int = 2, norm: bool = False) -> nn.Sequential:
     """``convs`` x (3x3 conv, optional BatchNorm, ReLU); keeps H, W. ``[B,cin,H,W] -> [B,cout,H,W]``."""
     layers: list[nn.Module] = []
@@ -75,6 +84,7 @@ class UNet(nn.Module):
         self.size_multiple = size_multiple
 
     def forward(self, L: torch.Tensor) -> torch.Tensor:
+        check_input(L, self.size_multiple)
         x = self.stem(L)
         skips = []
         for down in self.downs:

@@ -77,7 +77,7 @@ class PatchGAN(nn.Module):
         return self.net(x)
 
 
-@register_model(targets=("lab", "rgb"))
+@register_model(size_multiple=256, targets=("lab", "rgb"))
 def pix2pix(depth: int = 8, base: int = 64, dropout: float = 0.5, target: str = "lab") -> nn.Module:
     """pix2pix U-Net generator (8 down / 8 up at 256 px, dropout in the inner decoder)."""
     return pix2pix_generator(depth, base, dropout, target)
