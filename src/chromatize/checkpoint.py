@@ -99,6 +99,8 @@ def build_from_arch(arch: dict[str, Any]) -> nn.Module:
     """Rebuild an untrained network from a checkpoint's ``arch`` entry."""
     info = ModelInfo(**arch)
     kwargs = dict(info.kwargs)
+    if kwargs.get("pretrained"):
+        kwargs["pretrained"] = False  # the checkpoint holds every weight; never re-read an ImageNet package
     if info.target != "lab":
         kwargs["target"] = info.target
     return create_model(info.name, **kwargs)
