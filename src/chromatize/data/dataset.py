@@ -39,6 +39,7 @@ def folder_datasets(
     image_size: int,
     *,
     val_fraction: float = 0.1,
+    val_root: str | None = None,
     cache_size: int = 0,
     cache_dir: str | None = None,
     augment_cfg: AugmentConfig | None = None,
@@ -47,11 +48,17 @@ def folder_datasets(
     """(train, val) datasets over the images under ``root``; only train is augmented.
 
     ``cache_size`` (0: 5/4 of ``image_size``, leaving room for crops) is the stored square size.
+    ``val_root``: a separate folder of validation photos; then all of ``root`` trains and ``val_fraction``
+    is unused (a split made by source, so no photo or crop of it is on both sides).
     """
     cache_size = cache_size or (image_size * 5 + 3) // 4
     if cache_size < image_size:
         raise ValueError(f"cache_size ({cache_size}) must be at least image_size ({image_size})")
     cache = open_cache(root, cache_size, cache_dir, progress=progress)
+    if val_root:
+        val_cache = open_cache(val_root, cache_size, cache_dir, progress=progress)
+        train = CachedImages(cache, list(range(len(cache))), image_size, augment_cfg)
+        return train, CachedImages(val_cache, list(range(len(val_cache))), image_size, None)
     train_idx, val_idx = split_train_val(cache.paths, val_fraction)
     if not train_idx:
         raise ValueError(f"{root}: no training images left after the validation split (val_fraction={val_fraction})")

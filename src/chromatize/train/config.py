@@ -62,6 +62,7 @@ class TrainConfig:
     name: str = ""  # run name (default: the model name)
     data: str = ""  # folder of colour photographs (searched recursively)
     val_fraction: float = 0.1
+    val_data: str = ""  # folder of validation photos; when set, every photo in data trains (val_fraction unused)
     image_size: int = 64
     cache_size: int = 0  # stored square size; 0 = 5/4 of image_size
     cache_dir: str = ""  # "" = ~/.cache/chromatize/datasets

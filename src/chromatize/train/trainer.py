@@ -126,7 +126,8 @@ class Trainer:
         self.device = resolve_device(cfg.device)
         torch.manual_seed(cfg.seed)
         self.train_ds, self.val_ds = folder_datasets(
-            cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, cache_size=cfg.cache_size,
+            cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, val_root=cfg.val_data or None,
+            cache_size=cfg.cache_size,
             cache_dir=cfg.cache_dir or None, augment_cfg=cfg.augment, progress=cfg.progress,
         )
         n, bs = len(self.train_ds), cfg.batch_size
