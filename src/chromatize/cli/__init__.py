@@ -13,7 +13,7 @@ import sys
 from chromatize import __version__
 
 #: Subcommand modules under ``chromatize.cli``, in help order.
-COMMANDS = ["models", "train", "export"]
+COMMANDS = ["models", "train", "export", "evaluate"]
 
 
 def build_parser() -> argparse.ArgumentParser:

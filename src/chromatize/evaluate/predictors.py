@@ -1,0 +1,108 @@
+"""What gets evaluated: the user's models and two reference colorizers that set the scale.
+
+A predictor maps the gray input (sRGB ``float32 [H,W,3]`` in ``[0,1]``) to a colour prediction of the
+same shape, rounded to 8 bits like any image a user would save.
+
+- ``gray``: the input itself (zero chroma): what doing nothing scores.
+- ``mean-chroma``: the input's L with one constant ab everywhere, the mean a and mean b over all pixels
+  of the evaluated originals. It is an oracle statistic of this data set (it has seen the answers'
+  average), so it is a slightly optimistic "average colour" baseline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from chromatize.evaluate.data import to_8bit
+
+GRAY = "gray"
+MEAN_CHROMA = "mean-chroma"
+REFERENCE_NAMES = (GRAY, MEAN_CHROMA)
+
+
+@dataclass
+class Predictor:
+    """One evaluated colorizer: ``name`` (unique label), ``kind`` ("reference" or "model"),
+    ``describe`` (JSON-able facts for the report) and ``predict(gray) -> rgb``."""
+
+    name: str
+    kind: str
+    predict: Any
+    describe: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, gray: np.ndarray) -> np.ndarray:
+        return to_8bit(self.predict(gray))
+
+
+def gray_reference() -> Predictor:
+    return Predictor(GRAY, "reference", lambda gray: gray, {"definition": "the gray input itself (zero chroma)"})
+
+
+def mean_chroma_reference(mean_ab: Sequence[float]) -> Predictor:
+    """Constant ab ``mean_ab`` (Lab units) on the input's L."""
+    import torch
+
+    from chromatize.color import lab_to_rgb
+    from chromatize.metrics import to_lab
+
+    ab = np.asarray(mean_ab, dtype=np.float32)
+
+    def predict(gray: np.ndarray) -> np.ndarray:
+        lab = to_lab(gray)
+        lab[..., 1:] = ab
+        return lab_to_rgb(torch.from_numpy(lab).permute(2, 0, 1)).permute(1, 2, 0).numpy()
+
+    definition = "the input's L with constant ab = mean a, mean b over all pixels of the evaluated originals"
+    return Predictor(MEAN_CHROMA, "reference", predict, {"definition": definition, "ab": [float(v) for v in mean_ab]})
+
+
+def reference_predictors(mean_ab: Sequence[float]) -> list[Predictor]:
+    """``gray`` and ``mean-chroma`` (with the data set's mean ab, Lab units)."""
+    return [gray_reference(), mean_chroma_reference(mean_ab)]
+
+
+def run_directory_files(checkpoint: Path) -> dict[str, str]:
+    """Training logs beside a checkpoint (its run directory): ``loss_curve.png`` and ``metrics.jsonl``."""
+    return {
+        name: str(checkpoint.parent / name)
+        for name in ("loss_curve.png", "metrics.jsonl")
+        if (checkpoint.parent / name).is_file()
+    }
+
+
+def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device: str = "cpu") -> Predictor:
+    """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer`."""
+    from chromatize.inference.pipeline import Colorizer, resolve_weights
+
+    label = str(name_or_path)
+    if label in REFERENCE_NAMES:
+        raise ValueError(f"{label!r} is a reference colorizer, always evaluated; name a model or checkpoint")
+    path = resolve_weights(name_or_path)
+    colorizer = Colorizer.from_pretrained(path, render_size=render_size, device=device)
+    header = getattr(colorizer.model, "chromatize_checkpoint", {})
+    describe = {
+        "weights": str(path),
+        "arch": colorizer.info.to_dict(),
+        "checkpoint_metrics": header.get("metrics", {}),
+        "render_size": render_size,
+        "training_logs": run_directory_files(path),
+    }
+
+    def predict(gray: np.ndarray) -> np.ndarray:
+        return colorizer.colorize_array(gray, render_size=render_size).astype(np.float32) / 255.0
+
+    return Predictor(label, "model", predict, describe)
+
+
+def model_predictors(models: Sequence[str | os.PathLike], *, render_size: int, device: str = "cpu") -> list[Predictor]:
+    """Load every model (failing early on a bad name or file); labels must be unique."""
+    labels = [str(m) for m in models]
+    repeated = sorted({m for m in labels if labels.count(m) > 1})
+    if repeated:
+        raise ValueError(f"model named more than once: {', '.join(repeated)}")
+    return [model_predictor(m, render_size=render_size, device=device) for m in models]
