@@ -2,7 +2,7 @@
 
     python benchmarks/val_quality.py default [RUN/best.pt ...] [--data data/corpus/val] [--render-size 256]
 
-Each photo (as the corpus stores it, long side <= 1024) is reduced to its luminance, colorized by every model
+Each photo (reduced to --max-side, default 512 px) is reduced to its luminance, colorized by every model
 through the library's Colorizer, and compared with the original. `gray` is the same luminance with no chroma:
 a model must beat it. Prints mean MSE, PSNR of the mean MSE, mean per-photo PSNR and the colourfulness ratio
 (Hasler-Suesstrunk colourfulness of the outputs / of the originals).
@@ -38,6 +38,7 @@ def main() -> None:
     parser.add_argument("models", nargs="*", help="shipped weight names or checkpoint paths")
     parser.add_argument("--data", type=Path, default=Path("data/corpus/val"))
     parser.add_argument("--render-size", type=int, default=256)
+    parser.add_argument("--max-side", type=int, default=512, help="photos are first reduced to this long side")
     args = parser.parse_args()
     files = sorted(p for p in args.data.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
     if not files:
@@ -46,7 +47,9 @@ def main() -> None:
     scores = {name: {"mse": [], "cf": []} for name in ["gray", *colorizers]}
     cf_original = []
     for path in files:
-        original = np.asarray(Image.open(path).convert("RGB"), dtype=np.float32) / 255.0
+        image = Image.open(path).convert("RGB")
+        image.thumbnail((args.max_side, args.max_side), Image.Resampling.LANCZOS)
+        original = np.asarray(image, dtype=np.float32) / 255.0
         gray = luminance_only(original)
         cf_original.append(colourfulness(original))
         outputs = {"gray": np.round(gray * 255.0) / 255.0}
@@ -55,7 +58,7 @@ def main() -> None:
         for name, out in outputs.items():
             scores[name]["mse"].append(float(np.mean((out - original) ** 2)))
             scores[name]["cf"].append(colourfulness(out))
-    print(f"{len(files)} photos from {args.data}, render size {args.render_size}")
+    print(f"{len(files)} photos from {args.data} (long side <= {args.max_side}), render size {args.render_size}")
     print(f"{'model':32s} {'MSE':>9s} {'PSNR(meanMSE)':>14s} {'mean PSNR':>10s} {'CF ratio':>9s}")
     for name, s in scores.items():
         mse = np.array(s["mse"])
