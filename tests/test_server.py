@@ -249,14 +249,14 @@ def test_broken_model_file_gives_clear_500(tmp_path):
 
 
 class GatedColorizer:
-    """A fake colorizer that holds every call until ``gate`` is set; returns the image as RGB."""
+    """A fake colorizer that holds every call until ``gate`` is set; returns the (8-bit) input unchanged."""
 
     def __init__(self):
         self.gate = threading.Event()
 
-    def colorize(self, image, *, render_size=None, saturation=1.0):
+    def colorize_array(self, rgb, *, render_size=None, saturation=1.0):
         assert self.gate.wait(30), "test never opened the gate"
-        return image.convert("RGB")
+        return rgb
 
 
 def test_full_queue_answers_503_and_recovers():
@@ -392,3 +392,20 @@ def test_chromatize_serve_runs_a_live_server(tinted):
     finally:
         proc.terminate()
         proc.wait(20)
+
+
+def test_16_bit_colour_tiff_is_read_at_full_depth(client, tinted):
+    """Uploads go through chromatize.io.load_image, like the CLI: 16-bit levels Pillow would drop still count."""
+    import tifffile
+
+    from chromatize.inference.pipeline import Colorizer
+
+    ramp = (np.linspace(0, 65535, 48 * 40).reshape(40, 48) // 64 * 64 + 37).astype(np.uint16)
+    rgb16 = np.stack([ramp] * 3, axis=-1)
+    buf = io.BytesIO()
+    tifffile.imwrite(buf, rgb16, photometric="rgb")
+    r = post(client, buf.getvalue(), "image/tiff", "scan.tif")
+    assert r.status_code == 200, r.text
+    served = np.asarray(Image.open(io.BytesIO(r.content)).convert("RGB"))
+    expected = Colorizer.from_pretrained(tinted).colorize_array(rgb16)
+    assert served.shape == (40, 48, 3) and np.array_equal(served, expected)

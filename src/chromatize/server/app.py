@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from chromatize import __version__
+from chromatize.io import from_rgb_array
 from chromatize.server.config import ACCEPTED_FORMATS, OUTPUT_FORMATS, ServerConfig
 from chromatize.server.limits import BodySizeLimit
 from chromatize.server.models import ModelStore
@@ -40,13 +41,13 @@ class ModelLoadError(RuntimeError):
 def _colorize_job(store: ModelStore, name: str | None, data: bytes, render_size: int | None,
                   saturation: float, fmt: str, config: ServerConfig) -> tuple[bytes, str]:
     """Decode, colorize and encode one upload; runs in a pool thread. Returns (bytes, media type)."""
-    image = decode_upload(data, max_pixels=config.max_pixels)
+    upload = decode_upload(data, max_pixels=config.max_pixels)
     try:
         colorizer = store.get(name)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"model {name or store.default!r} could not be loaded: {e}") from e
-    result = colorizer.colorize(image, render_size=render_size, saturation=saturation)
-    return encode_image(result, fmt, jpeg_quality=config.jpeg_quality)
+    result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation)
+    return encode_image(from_rgb_array(result, upload.alpha), fmt, jpeg_quality=config.jpeg_quality)
 
 
 def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | None = None,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ImageOps
+from PIL import Image
+
+from chromatize.io import ImageReadError, ImageTooLargeError, LoadedImage, load_image
 
 from chromatize.server.config import ACCEPTED_CONTENT_TYPES, ACCEPTED_FORMATS, OUTPUT_FORMATS
 
@@ -25,8 +27,8 @@ def check_content_type(content_type: str | None) -> None:
         raise UploadRejected(415, f"unsupported media type {media!r}; accepted: {', '.join(ACCEPTED_FORMATS)}")
 
 
-def decode_upload(data: bytes, *, max_pixels: int) -> Image.Image:
-    """Uploaded bytes -> a fully decoded PIL image, upright per its EXIF orientation.
+def decode_upload(data: bytes, *, max_pixels: int) -> LoadedImage:
+    """Uploaded bytes -> the image read by :func:`chromatize.io.load_image` (upright, full bit depth).
 
     400: empty, unreadable or damaged; 415: an image format not accepted; 413: more than ``max_pixels``
     (checked from the header, before the pixels are decoded).
@@ -34,25 +36,22 @@ def decode_upload(data: bytes, *, max_pixels: int) -> Image.Image:
     if not data:
         raise UploadRejected(400, "the uploaded file is empty")
     try:
-        probe = Image.open(io.BytesIO(data))
+        with Image.open(io.BytesIO(data)) as probe:
+            fmt = probe.format
     except Image.DecompressionBombError as e:
         raise UploadRejected(413, f"image has too many pixels: {e}") from e
     except Image.UnidentifiedImageError as e:
         raise UploadRejected(400, "not a readable image: the bytes are in no image format Pillow knows") from e
     except Exception as e:  # Pillow raises many types for a damaged header
         raise UploadRejected(400, f"not a readable image ({type(e).__name__}: {e})") from e
-    if probe.format not in ACCEPTED_FORMATS:
-        raise UploadRejected(415, f"image format {probe.format} is not accepted; accepted: {', '.join(ACCEPTED_FORMATS)}")
-    width, height = probe.size
-    if width * height > max_pixels:
-        raise UploadRejected(413, f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}")
+    if fmt not in ACCEPTED_FORMATS:
+        raise UploadRejected(415, f"image format {fmt} is not accepted; accepted: {', '.join(ACCEPTED_FORMATS)}")
     try:
-        probe.verify()
-        image = Image.open(io.BytesIO(data))
-        image.load()
-        return ImageOps.exif_transpose(image)
-    except Exception as e:  # a damaged file fails in the decoder with any of several exception types
-        raise UploadRejected(400, f"damaged or truncated {probe.format} image ({type(e).__name__}: {e})") from e
+        return load_image(io.BytesIO(data), max_pixels=max_pixels, name="upload")
+    except ImageTooLargeError as e:
+        raise UploadRejected(413, f"image is too large: {e.reason}") from e
+    except ImageReadError as e:
+        raise UploadRejected(400, f"damaged or truncated {fmt} image ({e.reason})") from e
 
 
 def encode_image(image: Image.Image, fmt: str, *, jpeg_quality: int = 92) -> tuple[bytes, str]:
