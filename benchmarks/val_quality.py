@@ -18,19 +18,12 @@ import torch
 from PIL import Image
 
 from chromatize import Colorizer, color
+from chromatize.metrics import colorfulness as colourfulness
 
 
 def luminance_only(rgb: np.ndarray) -> np.ndarray:
     """sRGB float [H,W,3] -> the same photo with its Lab chroma set to zero (a black-and-white version)."""
-    L, ab = color.rgb_to_l_ab(torch.from_numpy(rgb).permute(2, 0, 1)[None])
-    return color.l_ab_to_rgb(L, torch.zeros_like(ab))[0].permute(1, 2, 0).numpy()
-
-
-def colourfulness(rgb: np.ndarray) -> float:
-    """Hasler & Suesstrunk (2003) colourfulness of an sRGB float [H,W,3] image (0-255 scale)."""
-    r, g, b = (rgb * 255.0).transpose(2, 0, 1)
-    rg, yb = r - g, 0.5 * (r + g) - b
-    return float(np.hypot(rg.std(), yb.std()) + 0.3 * np.hypot(rg.mean(), yb.mean()))
+    return color.rgb_to_gray(torch.from_numpy(rgb).permute(2, 0, 1)).permute(1, 2, 0).numpy()
 
 
 def main() -> None:
