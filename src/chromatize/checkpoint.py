@@ -1,6 +1,7 @@
 """Self-describing checkpoints: the file alone rebuilds its network.
 
-Two formats share one header (``arch``, ``normalization``, ``config``, ``metrics``, ``version``):
+Two formats share one header (``arch``, ``normalization``, ``config``, ``metrics``, ``version``, and
+``readout``: inference settings calibrated after training, e.g. ``{"chroma_gain": 1.2}``):
 
 - ``.pt``: a training checkpoint, ``torch.save`` of a dict with ``model_state`` and optional
   ``training_state`` (optimizer, step, RNG...). Loaded with ``weights_only=True``.
@@ -26,7 +27,9 @@ from chromatize.registry import ModelInfo, create_model, model_info
 FORMAT = "chromatize-checkpoint/1"
 
 
-def checkpoint_header(model: nn.Module, *, config: dict | None = None, metrics: dict | None = None) -> dict[str, Any]:
+def checkpoint_header(
+    model: nn.Module, *, config: dict | None = None, metrics: dict | None = None, readout: dict | None = None
+) -> dict[str, Any]:
     """The JSON-able description written into every checkpoint of ``model``."""
     return {
         "format": FORMAT,
@@ -35,6 +38,7 @@ def checkpoint_header(model: nn.Module, *, config: dict | None = None, metrics: 
         "config": config or {},
         "metrics": metrics or {},
         "version": __version__,
+        "readout": dict(readout or {}),
     }
 
 
@@ -46,13 +50,14 @@ def save_checkpoint(
     metrics: dict | None = None,
     training_state: dict | None = None,
     extra_models: dict[str, nn.Module] | None = None,
+    readout: dict | None = None,
 ) -> Path:
     """Write a ``.pt`` (with optional training state) or ``.safetensors`` checkpoint atomically.
 
     ``extra_models`` (e.g. a GAN discriminator) are stored, with their own arch, in ``.pt`` files only.
     """
     path = Path(path)
-    header = checkpoint_header(model, config=config, metrics=metrics)
+    header = checkpoint_header(model, config=config, metrics=metrics, readout=readout)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     with atomic_path(path) as tmp:
         if path.suffix == ".safetensors":

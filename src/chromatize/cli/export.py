@@ -1,4 +1,4 @@
-"""``chromatize export CHECKPOINT.pt OUT.safetensors [--half]``: shipping weights from a training checkpoint."""
+"""``chromatize export CHECKPOINT.pt OUT.safetensors [--half] [--chroma-gain G]``: shipping weights from a training checkpoint."""
 
 from __future__ import annotations
 
@@ -11,6 +11,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("checkpoint", help="training checkpoint (.pt) or .safetensors")
     p.add_argument("out", help="output .safetensors path")
     p.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")
+    p.add_argument("--chroma-gain", type=float, default=None, metavar="G",
+                   help="record a calibrated chroma gain: colorizing multiplies predicted chroma by G "
+                        "(find G with scripts/calibrate_chroma.py)")
     p.set_defaults(func=run)
 
 
@@ -18,7 +21,7 @@ def run(args: argparse.Namespace) -> int:
     from chromatize.train.export import export_weights
 
     try:
-        path = export_weights(args.checkpoint, args.out, half=args.half)
+        path = export_weights(args.checkpoint, args.out, half=args.half, chroma_gain=args.chroma_gain)
     except (ValueError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

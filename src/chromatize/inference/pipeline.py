@@ -56,13 +56,26 @@ class Colorizer:
     Holds no per-request state: ``colorize`` may be called from several threads at once.
     """
 
-    def __init__(self, model: nn.Module, *, render_size: int = DEFAULT_RENDER_SIZE, device: str | torch.device = "cpu"):
+    def __init__(
+        self,
+        model: nn.Module,
+        *,
+        render_size: int = DEFAULT_RENDER_SIZE,
+        device: str | torch.device = "cpu",
+        chroma_gain: float | None = None,
+    ):
+        """``chroma_gain``: factor on the predicted chroma that ``saturation=1`` means; ``None`` takes the
+        one calibrated into the weights (header ``readout.chroma_gain``, see ``chromatize export``), else 1."""
         self.info = model_info(model)
         if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.render_size = int(render_size)
+        readout = getattr(model, "chromatize_checkpoint", {}).get("readout", {})
+        self.chroma_gain = float(readout.get("chroma_gain", 1.0) if chroma_gain is None else chroma_gain)
+        if not self.chroma_gain >= 0:
+            raise ValueError(f"chroma_gain must be >= 0, got {self.chroma_gain}")
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = "default", **kwargs) -> "Colorizer":
@@ -98,23 +111,33 @@ class Colorizer:
         """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size.
 
         ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
-        keep their precision in L. ``saturation`` scales the predicted chroma (0 gray, 1 as predicted,
-        >1 more vivid); colours pushed outside the sRGB gamut are desaturated at constant L.
-        Works in strips of rows, so memory beyond the input and output is small and bounded.
+        keep their precision in L. ``saturation`` scales the chroma relative to the model's calibrated
+        ``chroma_gain`` (0 gray, 1 as shipped, >1 more vivid); colours pushed outside the sRGB gamut are
+        desaturated at constant L. Works in strips of rows, so memory beyond the input and output is small
+        and bounded.
         """
+        return self.apply_chroma(rgb, self.predict_chroma(rgb, render_size=render_size), saturation=saturation)
+
+    def predict_chroma(self, rgb: np.ndarray, *, render_size: int | None = None) -> torch.Tensor:
+        """sRGB ``[H,W,3]`` -> the network's normalised ab ``[2,h,w]`` at the render size (no gain applied)."""
         if rgb.ndim != 3 or rgb.shape[2] != 3:
             raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
-        H, W = rgb.shape[:2]
-        h, w = self.render_shape(H, W, render_size)
+        h, w = self.render_shape(*rgb.shape[:2], render_size)
         gray = rgb.strides[2] == 0  # a gray photo as read by chromatize.io: one channel, seen three times
         base = Image.fromarray(_to_uint8(rgb[..., 0] if gray else rgb), "L" if gray else "RGB")
         small = np.asarray(
             base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
         ) / 255.0
-        del base
         L_small = color.rgb_to_l(torch.from_numpy(small).permute(2, 0, 1)[None])
-        ab_small = color.scale_chroma(self.predict_ab(L_small)[0], saturation).numpy()
-        ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_small]
+        return self.predict_ab(L_small)[0]
+
+    def apply_chroma(self, rgb: np.ndarray, ab_small: torch.Tensor, *, saturation: float = 1.0) -> np.ndarray:
+        """Put normalised ab ``[2,h,w]`` (from :meth:`predict_chroma`), scaled by ``saturation * chroma_gain``
+        and resized bicubic, on the full-resolution L of ``rgb [H,W,3]`` -> sRGB ``uint8 [H,W,3]``."""
+        H, W = rgb.shape[:2]
+        h, w = ab_small.shape[-2:]
+        ab_scaled = color.scale_chroma(ab_small, saturation * self.chroma_gain).numpy()
+        ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_scaled]
         out = np.empty((H, W, 3), dtype=np.uint8)
         for top in range(0, H, _strip_rows(W)):
             bottom = min(H, top + _strip_rows(W))

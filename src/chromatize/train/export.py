@@ -10,12 +10,18 @@ import torch
 from chromatize.checkpoint import build_from_arch, read_checkpoint, save_checkpoint
 
 
-def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False) -> Path:
+def export_weights(
+    checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False, chroma_gain: float | None = None
+) -> Path:
     """Write the colorizer of ``checkpoint`` (.pt or .safetensors) to ``out`` (.safetensors) atomically.
 
     Training state and extra networks (a GAN discriminator) are dropped; arch, normalisation, config and
     metrics are kept, so :func:`chromatize.load_model` rebuilds it. ``half`` stores float tensors as fp16.
+    ``chroma_gain`` (> 0) is recorded in the header's ``readout``: :class:`chromatize.Colorizer` multiplies
+    the predicted chroma by it (pick it with :func:`chromatize.evaluate.calibrate.calibrate_chroma_gain`).
     """
+    if chroma_gain is not None and not chroma_gain > 0:
+        raise ValueError(f"chroma_gain must be > 0, got {chroma_gain}")
     out = Path(out)
     if out.suffix != ".safetensors":
         raise ValueError(f"export writes .safetensors files, got {out.name!r}")
@@ -26,4 +32,7 @@ def export_weights(checkpoint: str | os.PathLike, out: str | os.PathLike, *, hal
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
     if half:
         model = model.to(torch.float16)
-    return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"))
+    readout = dict(ckpt.get("readout", {}))
+    if chroma_gain is not None:
+        readout["chroma_gain"] = float(chroma_gain)
+    return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"), readout=readout)
