@@ -55,6 +55,27 @@ GCOMPRIS_PHOTO_ACTIVITIES = ("categorization", "erase", "details", "explore_monu
                              "explore_farm_animals", "explore_world_music", "clickgame", "louis-braille")
 GCOMPRIS_NOT_PHOTOS = ("Gogh", "PereTanguy", "Eglise_dAuvers", "louis.", "braille_ball", "night_printing",
                        "chart.", "numbers.", "alphabets.")
+# Unfiltered originals of the GIMP manual's example photos (the many filtered copies are left out).
+GIMP_HELP_PHOTOS = ("filters/examples/blur/mean_curvature-ex-1.jpg", "filters/examples/colors-retinex1.png",
+                    "filters/examples/distort/spherize-ex-orig.jpg", "filters/examples/enhance/high-pass-origin.png",
+                    "filters/examples/light-and-shadow/vignette-ex-orig.jpg",
+                    "filters/examples/map/little_planet-equirect.jpg", "filters/examples/map/little_planet-origin.jpg",
+                    "filters/examples/taj_orig.jpg", "menus/select/remove-holes-ex3.png",
+                    "tool-options/lockbrush-orig.png", "tutorials/quickie-flip-example-source.jpg",
+                    "tutorials/quickie-jpeg-100.jpg", "tutorials/quickie-remove-background-source.jpg",
+                    "tutorials/quickie-rotate-example-source.jpg",
+                    "tutorials/tone-mapping/apple-orchard-truck-from-camera.jpg",
+                    "tutorials/tone-mapping/before-auto-stretch-contrast.jpg", "using/duck_orig.png",
+                    "using/keyfob_orig.png")
+# Clockwise rotations KPhotoAlbum's demo database (usr/share/kphotoalbum/demo/index.xml) stores for its photos.
+KPHOTOALBUM_ANGLES = (("new_wave_1.jpg", 90), ("grand_canyon_1.jpg", 180), ("wayne.jpg", 90), ("pool_2.jpg", 270))
+QT_EXAMPLES = "usr/lib/x86_64-linux-gnu/qt5/examples"
+# Per-file licences stated next to the file (not in the package's copyright file).
+FILE_LICENCES = {
+    "usr/share/tuxpaint/starters/reef-back.png": "public domain (NOAA photo library, starters/reef.txt)",
+    "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg":
+        "public domain (NOAA photo library, starters/skyline-sf-dusk.txt)",
+}
 
 
 @dataclass(frozen=True)
@@ -68,6 +89,7 @@ class Source:
     licence: str | None = None          # overrides the DEP-5 lookup (package-level licence file)
     group_depth: int | None = None      # group = this path component (one picture, many sizes or crops:
                                         # only the largest is kept); None: the package is the group
+    angles: tuple[tuple[str, int], ...] = ()  # (file name, clockwise degrees) to turn upright
 
 
 SOURCES = (
@@ -86,6 +108,22 @@ SOURCES = (
                           "usr/share/doc/opencv-doc/examples/*/data/*.jpg", "usr/share/doc/opencv-doc/examples/text/scenetext0*.jpg",
                           "usr/share/doc/opencv-doc/examples/alphamat/input_images/*.jpg",
                           "usr/share/doc/opencv-doc/examples/dnn_superres/*.png"), OPENCV_NOT_PHOTOS),
+    Source("tuxpaint-data", ("usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/reef-back.png",
+                             "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg")),
+    Source("kphotoalbum", ("usr/share/kphotoalbum/demo/*.jpg",), angles=KPHOTOALBUM_ANGLES,
+           licence="GPL-2+ (kphotoalbum copyright; demo photos by the KPhotoAlbum authors)"),
+    Source("gimp-help-en", tuple(f"usr/share/gimp/2.0/help/en/images/{n}" for n in GIMP_HELP_PHOTOS),
+           licence="GFDL-NIV-1.2+ (gimp-help-common copyright; GIMP Documentation Team)"),
+    Source("sddm-theme-maldives", ("usr/share/sddm/themes/maldives/background.jpg",)),
+    Source("qtbase5-examples", (f"{QT_EXAMPLES}/widgets/painting/composition/flower.jpg",
+                                f"{QT_EXAMPLES}/widgets/graphicsview/weatheranchorlayout/images/place.jpg")),
+    Source("qtdeclarative5-examples", (f"{QT_EXAMPLES}/quick/customitems/scrollbar/pics/niagara_falls.jpg",
+                                       f"{QT_EXAMPLES}/quick/particles/images/backgroundLeaves.jpg")),
+    Source("qtmultimedia5-examples", (f"{QT_EXAMPLES}/multimedia/video/qmlvideo/images/leaves.jpg",)),
+    Source("scribus-data", ("usr/share/scribus/templates/nl1/kites.jpg",
+                            "usr/share/scribus/templates/textbased/an_image.jpg")),
+    Source("inkscape", ("usr/share/inkscape/pixmaps/ticotico.jpg",),
+           licence="GPL (inkscape copyright: \"GNU GPL; some portions public domain\")"),
 )
 
 # Validation groups: whole packages / gcompris activities whose photos appear nowhere else.
@@ -104,6 +142,7 @@ class Photo:
     path: str                 # original path inside the package (rcc file + "!" + resource path)
     data: bytes
     sized_copies: bool = False  # its group holds sizes/crops of one picture: keep the largest only
+    angle: int = 0              # clockwise degrees to turn it upright
     licence: str = ""
     copyright: str = ""
     image: Image.Image | None = field(default=None, repr=False)
@@ -191,15 +230,18 @@ def licence_for(stanzas, path: str) -> tuple[str, str]:
     A pattern naming the file exactly beats one naming its basename, which beats a wildcard pattern,
     which beats `*`; among equals the last stanza wins, as in DEP-5.
     """
-    stem = re.sub(r"\.[A-Za-z0-9]+$", "", path.replace("!", "/"))
+    full = path.replace("!", "/")
+    stem = re.sub(r"\.[A-Za-z0-9]+$", "", full)
     best, best_rank = ("unknown", ""), -1
     for patterns, licence, copyright in stanzas:
         for pattern in patterns:
-            pstem = re.sub(r"\.[A-Za-z0-9]+$", "", pattern)
+            by_suffix = pattern.rsplit("/", 1)[-1].startswith("*.")  # `*.qdoc`: the suffix is what it names
+            pstem = pattern if by_suffix else re.sub(r"\.[A-Za-z0-9]+$", "", pattern)
+            target = full if by_suffix else stem
             wild = any(c in pstem for c in "*?[")
             if pattern == "*":
                 rank = 0
-            elif fnmatch.fnmatch(stem, "*/" + pstem) or fnmatch.fnmatch(stem, pstem):
+            elif fnmatch.fnmatch(target, "*/" + pstem) or fnmatch.fnmatch(target, pstem):
                 rank = 1 if wild else 3
             elif not wild and stem.rsplit("/", 1)[-1] == pstem.rsplit("/", 1)[-1]:
                 rank = 2
@@ -229,7 +271,8 @@ def candidates(source: Source, root: Path, version: str):
         if any(x in rel for x in source.exclude):
             continue
         if source.group_depth is None:
-            yield Photo(source.package, version, source.package, rel, path.read_bytes())
+            yield Photo(source.package, version, source.package, rel, path.read_bytes(),
+                        angle=dict(source.angles).get(path.name, 0))
         else:
             group = f"{source.package}/{rel.split('/')[source.group_depth]}"
             yield Photo(source.package, version, group, rel, path.read_bytes(), sized_copies=True)
@@ -243,6 +286,8 @@ def decode(photo: Photo, min_side: int) -> str | None:
     except Exception as exc:  # noqa: BLE001 - report any decoder failure as a rejection
         return f"unreadable ({exc.__class__.__name__})"
     image = ImageOps.exif_transpose(image)
+    if photo.angle:
+        image = image.rotate(-photo.angle, expand=True)
     if min(image.size) < min_side:
         return "small"
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
@@ -297,10 +342,18 @@ def held_out_hashes() -> list[tuple[str, int]]:
     return hashes
 
 
+def is_val(group: str) -> bool:
+    return any(group == g or group.startswith(g + "/") for g in VAL_GROUPS)
+
+
 def deduplicate(photos: list[Photo], threshold: int) -> tuple[list[Photo], list[tuple[Photo, Photo]]]:
-    """Keep the largest of each group of near-identical pictures (dhash Hamming distance <= THRESHOLD)."""
+    """Keep one of each group of near-identical pictures (dhash Hamming distance <= THRESHOLD).
+
+    A validation photo is always kept (so adding a source never changes the validation split); otherwise
+    the largest copy is kept.
+    """
     kept, dropped = [], []
-    for photo in sorted(photos, key=lambda p: (-p.image.width * p.image.height, p.path)):
+    for photo in sorted(photos, key=lambda p: (not is_val(p.group), -p.image.width * p.image.height, p.path)):
         twin = next((k for k in kept if hamming(k.dhash, photo.dhash) <= threshold), None)
         if twin is None:
             kept.append(photo)
@@ -347,7 +400,7 @@ def build(cache: Path, out: Path, min_side: int, max_side: int, dup_threshold: i
                 rejected[(source.package, reason)] += 1
                 continue
             licence, holder = licence_for(stanzas, photo.path.split("!")[-1] if source.rcc else photo.path)
-            photo.licence = source.licence or licence
+            photo.licence = FILE_LICENCES.get(photo.path) or source.licence or licence
             photo.copyright = holder
             photos.append(photo)
     largest = {}
@@ -377,7 +430,7 @@ def build(cache: Path, out: Path, min_side: int, max_side: int, dup_threshold: i
     out.mkdir(parents=True)
     records = []
     for photo in sorted(kept, key=lambda p: (p.group, p.path)):
-        split = "val" if any(photo.group == g or photo.group.startswith(g + "/") for g in VAL_GROUPS) else "train"
+        split = "val" if is_val(photo.group) else "train"
         rel, saved = write_photo(photo, out, split, max_side)
         records.append({
             "file": rel, "split": split, "package": photo.package, "version": photo.version,

@@ -65,12 +65,14 @@ def test_licence_lookup_prefers_exact_file_then_basename_then_wildcard(tmp_path)
         "Files: src/activities/fish/*\nCopyright: Fish people\nLicense: CC-BY-SA-3.0\n\n"
         "Files: src/activities/fish/nemo.jpg\nCopyright: Nemo's photographer\nLicense: CC0\n\n"
         "Files: 16.04/sunset_by_A.jpg\nCopyright: A\nLicense: CC-BY-4.0\n\n"
+        "Files: *.qdoc\nCopyright: Doc writers\nLicense: GFDL-1.3\n\n"
         "Files: debian/*\nCopyright: Packager\nLicense: Expat\n")
     stanzas = bc.read_dep5(copyright)
     assert bc.licence_for(stanzas, "/gcompris/src/activities/fish/nemo.webp") == ("CC0", "Nemo's photographer")
     assert bc.licence_for(stanzas, "/gcompris/src/activities/fish/dory.webp")[0] == "CC-BY-SA-3.0"
     assert bc.licence_for(stanzas, "usr/share/backgrounds/sunset_by_A.jpg")[0] == "CC-BY-4.0"
     assert bc.licence_for(stanzas, "usr/share/other/thing.png")[0] == "GPL-3+"
+    assert bc.licence_for(stanzas, "usr/share/doc/guide.qdoc")[0] == "GFDL-1.3"
 
 
 def test_decode_rejects_small_grayscale_and_transparent_images(rng):
@@ -101,3 +103,26 @@ def test_deduplicate_keeps_largest_copy_and_distinct_pictures(rng):
     kept, dropped = bc.deduplicate(photos, threshold=40)
     assert sorted(p.path for p in kept) == ["big", "other"]
     assert [(a.path, b.path) for a, b in dropped] == [("small", "big")]
+
+
+def test_deduplicate_keeps_the_validation_copy_even_when_a_training_copy_is_larger(rng):
+    base = Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8)).resize((640, 480))
+    val_group = bc.VAL_GROUPS[0]
+    photos = []
+    for group, image in [(val_group, base.resize((320, 240))), ("some-train-package", base)]:
+        photo = bc.Photo("pkg", "1", group, group, b"", image=image)
+        photo.dhash = bc.dhash(image)
+        photos.append(photo)
+    kept, dropped = bc.deduplicate(photos, threshold=40)
+    assert [p.group for p in kept] == [val_group]
+    assert [(a.group, b.group) for a, b in dropped] == [("some-train-package", val_group)]
+
+
+def test_decode_turns_photo_clockwise_by_its_angle(rng):
+    array = (rng.random((200, 300, 3)) * 255).astype(np.uint8)
+    array[:, :150] = (255, 0, 0)  # left half red: after a clockwise quarter turn it is the top half
+    photo = bc.Photo("pkg", "1", "pkg", "x", jpeg_bytes(array), angle=90)
+    assert bc.decode(photo, min_side=192) is None
+    assert photo.image.size == (200, 300)
+    top, bottom = np.asarray(photo.image)[:140].mean((0, 1)), np.asarray(photo.image)[160:].mean((0, 1))
+    assert top[0] > 240 and top[1] < 20 and bottom[0] < 200
