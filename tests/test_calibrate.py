@@ -76,3 +76,16 @@ def test_calibration_without_photos_says_so(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match="no readable photos"):
         calibrate_chroma_gain(ckpt, tmp_path / "empty", size=32)
+
+
+def test_evaluation_uses_and_reports_the_stored_gain(tmp_path, rng):
+    from chromatize.evaluate import evaluate_folder
+
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny())
+    gained = export_weights(ckpt, tmp_path / "g.safetensors", chroma_gain=1.7)
+    data = photos(tmp_path / "photos", rng, n=2)
+    r = evaluate_folder([ckpt, gained], data, out=tmp_path / "eval", size=32, best_worst=1, progress=False)
+    plain, boosted = (r["models"][str(m)] for m in (ckpt, gained))
+    assert boosted["describe"]["chroma_gain"] == 1.7 and plain["describe"]["chroma_gain"] == 1.0
+    assert boosted["summary"]["cf_pred"]["mean"] > plain["summary"]["cf_pred"]["mean"]
+    assert "chroma gain 1.7" in (tmp_path / "eval" / "report.html").read_text()

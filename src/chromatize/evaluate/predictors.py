@@ -90,6 +90,7 @@ def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device
         "arch": colorizer.info.to_dict(),
         "checkpoint_metrics": header.get("metrics", {}),
         "render_size": render_size,
+        "chroma_gain": colorizer.chroma_gain,
         "training_logs": run_directory_files(path),
     }
 

@@ -146,6 +146,8 @@ def _describe(model: dict[str, Any]) -> str:
     arch = d["arch"]
     kwargs = ", ".join(f"{k}={v}" for k, v in sorted(arch["kwargs"].items()))
     text = f"{arch['name']}({kwargs}), target {arch['target']}, weights {d['weights']}, render size {d['render_size']}"
+    if d.get("chroma_gain", 1.0) != 1.0:
+        text += f", chroma gain {d['chroma_gain']:g}"
     return text + (f"; checkpoint metrics {json.dumps(d['checkpoint_metrics'])}" if d["checkpoint_metrics"] else "")
 
 
