@@ -134,3 +134,23 @@ def test_turned_views_as_read_from_rotated_files(rng, dtype):
     c = Colorizer(tiny(), render_size=16)
     for view in (base[::-1, ::-1], np.rot90(base, -1), np.broadcast_to(base[::-1, :, :1], base.shape)):
         assert np.array_equal(c.colorize_array(view), c.colorize_array(np.ascontiguousarray(view)))
+
+
+def test_mirrored_border_removes_edge_effects():
+    # A zero-padded box filter sees less signal at the image edges: the pipeline's mirrored border must
+    # hide that (a flat input then gives a flat prediction), and border=0 must show it.
+    from torch import nn
+
+    model = tiny()
+    probe = nn.Conv2d(1, 2, 5, padding=2, bias=False)
+    nn.init.constant_(probe.weight, 0.02)
+    model_info = model.chromatize_info
+    probe.chromatize_info = model_info
+    L = torch.full((1, 1, 20, 28), 0.5)
+    flat = Colorizer(probe, render_size=32).predict_ab(L)
+    edged = Colorizer(probe, render_size=32, border=0).predict_ab(L)
+    assert flat.shape == edged.shape == (1, 2, 20, 28)
+    assert torch.allclose(flat, flat[0, 0, 10, 14])
+    assert edged[0, 0, 0, 0] < 0.5 * edged[0, 0, 10, 14]
+    with pytest.raises(ValueError, match="border"):
+        Colorizer(tiny(), border=-1)

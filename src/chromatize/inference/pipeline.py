@@ -26,6 +26,8 @@ from chromatize.registry import model_info
 
 # Provisional: to be chosen by measuring speed vs quality once a trained model ships (see benchmarks/).
 DEFAULT_RENDER_SIZE = 256
+#: Mirrored pixels added around the render before the network sees it (cropped off afterwards).
+DEFAULT_BORDER = 32
 #: Pixels converted at once: bounds the working memory beyond the input and output arrays.
 STRIP_PIXELS = 1 << 19
 WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
@@ -63,15 +65,20 @@ class Colorizer:
         render_size: int = DEFAULT_RENDER_SIZE,
         device: str | torch.device = "cpu",
         chroma_gain: float | None = None,
+        border: int = DEFAULT_BORDER,
     ):
         """``chroma_gain``: factor on the predicted chroma that ``saturation=1`` means; ``None`` takes the
-        one calibrated into the weights (header ``readout.chroma_gain``, see ``chromatize export``), else 1."""
+        one calibrated into the weights (header ``readout.chroma_gain``, see ``chromatize export``), else 1.
+        ``border``: pixels of mirrored context the network sees around the photo (see :meth:`predict_ab`)."""
         self.info = model_info(model)
         if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         self.render_size = int(render_size)
+        if border < 0:
+            raise ValueError(f"border must be >= 0, got {border}")
+        self.border = int(border)
         readout = getattr(model, "chromatize_checkpoint", {}).get("readout", {})
         self.chroma_gain = float(readout.get("chroma_gain", 1.0) if chroma_gain is None else chroma_gain)
         if not self.chroma_gain >= 0:
@@ -84,15 +91,20 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_ab(self, L_norm: torch.Tensor) -> torch.Tensor:
-        """Normalised L ``[B,1,h,w]`` -> normalised ab ``[B,2,h,w]``, padding to the model's size multiple."""
-        m = self.info.size_multiple
+        """Normalised L ``[B,1,h,w]`` -> normalised ab ``[B,2,h,w]``.
+
+        The input is mirrored by ``border`` pixels on every side (and up to the model's size multiple), and
+        the prediction cropped back: networks make colour artefacts at image borders and corners (the
+        shipped model put a cyan spot in the top-left corner of many photos), which then fall outside.
+        """
+        m, b = self.info.size_multiple, self.border
         h, w = L_norm.shape[-2:]
-        ph, pw = (-h) % m, (-w) % m
+        ph, pw = (-(h + 2 * b)) % m, (-(w + 2 * b)) % m
         x = L_norm.to(self.device)
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "replicate"
-            x = F.pad(x, (0, pw, 0, ph), mode=mode)
-        out = self.model(x)[..., :h, :w].float()
+        if b or ph or pw:
+            mode = "reflect" if b + ph < h and b + pw < w else "replicate"
+            x = F.pad(x, (b, b + pw, b, b + ph), mode=mode)
+        out = self.model(x)[..., b : b + h, b : b + w].float()
         if self.info.target == "rgb":
             out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
         return out.cpu()
