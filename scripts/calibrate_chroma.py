@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Choose the chroma gain to ship with a model, on its training photos, and print the trade-off table.
 
-    python scripts/calibrate_chroma.py runs/default/best.pt --data data/corpus/train --target 0.85
+    python scripts/calibrate_chroma.py runs/default/best.pt --data data/corpus/train --target 1.0
     chromatize export runs/default/best.pt src/chromatize/weights/default.safetensors --half --chroma-gain GAIN
 
 The gain is the smallest that brings mean colourfulness to TARGET x the originals'. Judge it afterwards
@@ -18,7 +18,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("model", help="checkpoint (.pt / .safetensors) or shipped weight name")
     p.add_argument("--data", default="data/corpus/train", help="photos the model was trained on")
-    p.add_argument("--target", type=float, default=0.85, help="wanted colourfulness / originals' (default 0.85)")
+    p.add_argument("--target", type=float, default=1.0,
+                   help="wanted colourfulness / originals' (default 1: as colourful as the photos)")
     p.add_argument("--size", type=int, default=256)
     p.add_argument("--limit", type=int, default=None, help="a random sample of this many photos")
     p.add_argument("--max-gain", type=float, default=max(DEFAULT_GAINS))

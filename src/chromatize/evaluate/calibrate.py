@@ -5,7 +5,7 @@ photos they learn from. A single gain on the predicted ab, chosen on photos the 
 the validation photos it is judged on), restores colourfulness at a measured cost in per-pixel error.
 
     from chromatize.evaluate.calibrate import calibrate_chroma_gain
-    result = calibrate_chroma_gain("runs/default/best.pt", "data/corpus/train", target=0.85)
+    result = calibrate_chroma_gain("runs/default/best.pt", "data/corpus/train", target=1.0)
     result["gain"]   # then: chromatize export runs/default/best.pt out.safetensors --chroma-gain GAIN
 
 The network runs once per photo; each gain only re-renders the colour (``Colorizer.apply_chroma``).
@@ -29,7 +29,7 @@ def calibrate_chroma_gain(
     model: str | os.PathLike,
     data: str | os.PathLike,
     *,
-    target: float = 0.85,
+    target: float = 1.0,
     gains: Sequence[float] = DEFAULT_GAINS,
     size: int = 256,
     limit: int | None = None,
