@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Make the README's before/after pictures with a model (default: the shipped one).
+
+    python scripts/readme_images.py                      # docs/images/cameraman_before_after.jpg
+    python scripts/readme_images.py --gallery data/corpus/val/lomiri-wallpapers-16.04/seeding_by_Clements_Engelhardt.jpg ...
+
+``--gallery PHOTO...`` adds ``docs/images/validation_gallery.jpg``: one row per photo, gray input /
+prediction / original, each made from the photo's gray version through ``Colorizer`` at full resolution
+(then reduced for the page). Use validation photos only: the model never saw them.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from chromatize.inference.pipeline import Colorizer, gray_array
+from chromatize.io import load_image, save_image
+
+
+def side_by_side(images: list[Image.Image], height: int, gap: int = 4) -> Image.Image:
+    """Images scaled to ``height`` and placed left to right on white."""
+    scaled = [im.resize((round(im.width * height / im.height), height), Image.Resampling.LANCZOS) for im in images]
+    out = Image.new("RGB", (sum(im.width for im in scaled) + gap * (len(scaled) - 1), height), "white")
+    x = 0
+    for im in scaled:
+        out.paste(im, (x, 0))
+        x += im.width + gap
+    return out
+
+
+def stacked(rows: list[Image.Image], gap: int = 4) -> Image.Image:
+    width = max(r.width for r in rows)
+    out = Image.new("RGB", (width, sum(r.height for r in rows) + gap * (len(rows) - 1)), "white")
+    y = 0
+    for r in rows:
+        out.paste(r, ((width - r.width) // 2, y))
+        y += r.height + gap
+    return out
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default="default")
+    p.add_argument("--example", default="examples/cameraman.jpg")
+    p.add_argument("--gallery", nargs="*", default=[], metavar="PHOTO")
+    p.add_argument("--out", default="docs/images")
+    a = p.parse_args()
+    colorizer = Colorizer.from_pretrained(a.model)
+    out = Path(a.out)
+
+    example = load_image(a.example).rgb
+    result = Image.fromarray(colorizer.colorize_array(example))
+    pair = side_by_side([Image.fromarray(gray_array(example)), result], height=384)
+    save_image(pair, out / "cameraman_before_after.jpg", quality=90)
+    print(f"wrote {out / 'cameraman_before_after.jpg'}")
+
+    if a.gallery:
+        rows = []
+        for photo in a.gallery:
+            original = load_image(photo).rgb
+            gray = gray_array(original)
+            pred = colorizer.colorize_array(gray)
+            rows.append(side_by_side([Image.fromarray(x) for x in (gray, pred, np.asarray(original))], height=220))
+        save_image(stacked(rows), out / "validation_gallery.jpg", quality=88)
+        print(f"wrote {out / 'validation_gallery.jpg'}")
+
+
+if __name__ == "__main__":
+    main()
