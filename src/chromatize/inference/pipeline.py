@@ -140,6 +140,7 @@ class Colorizer:
         small = np.asarray(
             base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
         ) / 255.0
+        del base  # the full-resolution 8-bit copy is not needed while the network runs
         L_small = color.rgb_to_l(torch.from_numpy(small).permute(2, 0, 1)[None])
         return self.predict_ab(L_small)[0]
 
