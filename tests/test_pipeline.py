@@ -141,11 +141,9 @@ def test_mirrored_border_removes_edge_effects():
     # hide that (a flat input then gives a flat prediction), and border=0 must show it.
     from torch import nn
 
-    model = tiny()
     probe = nn.Conv2d(1, 2, 5, padding=2, bias=False)
     nn.init.constant_(probe.weight, 0.02)
-    model_info = model.chromatize_info
-    probe.chromatize_info = model_info
+    probe.chromatize_info = tiny().chromatize_info
     L = torch.full((1, 1, 20, 28), 0.5)
     flat = Colorizer(probe, render_size=32).predict_ab(L)
     edged = Colorizer(probe, render_size=32, border=0).predict_ab(L)

@@ -41,8 +41,7 @@ def calibrate_chroma_gain(
     ``limit``: that many photos drawn at random (``seed``) instead of all. The gain stored in the weights
     is ignored here (the search is over the raw prediction). Returns ``{"gain", "target", "photos",
     "cf_orig", "table": [{"gain", "cf_pred", "cf_ratio", "mse", "psnr"}, ...]}`` (means over the photos, as
-    ``chromatize evaluate`` reports them); ``gain`` is the largest
-    tried when none reaches the target.
+    ``chromatize evaluate`` reports them); ``gain`` is the largest tried when none reaches the target.
     """
     from chromatize.inference.pipeline import Colorizer, resolve_weights
 
@@ -71,8 +70,9 @@ def calibrate_chroma_gain(
         for i, gain in enumerate(gains):
             pred = colorizer.apply_chroma(gray, ab, saturation=gain).astype(np.float32) / 255.0
             cf_pred[i] += metrics.colorfulness(pred)
-            sq_err[i] += metrics.mse(pred, original)
-            psnr[i] += metrics.psnr(pred, original)
+            err = metrics.mse(pred, original)
+            sq_err[i] += err
+            psnr[i] += metrics.psnr_from_mse(err)
     n = len(cf_orig)
     if n == 0:
         raise ValueError(f"no readable photos under {data}")
