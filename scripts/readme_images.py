@@ -11,24 +11,19 @@ prediction / original, each made from the photo's gray version through ``Coloriz
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
 
 from chromatize.inference.pipeline import Colorizer, gray_array
-from chromatize.io import load_image, save_image
+from chromatize.io import load_image, save_image, side_by_side
 
 
-def side_by_side(images: list[Image.Image], height: int, gap: int = 4) -> Image.Image:
-    """Images scaled to ``height`` and placed left to right on white."""
+def in_a_row(images: list[Image.Image], height: int) -> Image.Image:
+    """Images scaled to ``height`` and joined left to right with :func:`chromatize.io.side_by_side`."""
     scaled = [im.resize((round(im.width * height / im.height), height), Image.Resampling.LANCZOS) for im in images]
-    out = Image.new("RGB", (sum(im.width for im in scaled) + gap * (len(scaled) - 1), height), "white")
-    x = 0
-    for im in scaled:
-        out.paste(im, (x, 0))
-        x += im.width + gap
-    return out
+    return functools.reduce(side_by_side, scaled)
 
 
 def stacked(rows: list[Image.Image], gap: int = 4) -> Image.Image:
@@ -53,7 +48,7 @@ def main() -> None:
 
     example = load_image(a.example).rgb
     result = Image.fromarray(colorizer.colorize_array(example))
-    pair = side_by_side([Image.fromarray(gray_array(example)), result], height=384)
+    pair = in_a_row([Image.fromarray(gray_array(example)), result], height=384)
     save_image(pair, out / "cameraman_before_after.jpg", quality=90)
     print(f"wrote {out / 'cameraman_before_after.jpg'}")
 
@@ -63,7 +58,7 @@ def main() -> None:
             original = load_image(photo).rgb
             gray = gray_array(original)
             pred = colorizer.colorize_array(gray)
-            rows.append(side_by_side([Image.fromarray(x) for x in (gray, pred, np.asarray(original))], height=220))
+            rows.append(in_a_row([Image.fromarray(x) for x in (gray, pred, original)], height=220))
         save_image(stacked(rows), out / "validation_gallery.jpg", quality=88)
         print(f"wrote {out / 'validation_gallery.jpg'}")
 
