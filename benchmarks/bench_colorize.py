@@ -28,7 +28,8 @@ SIZES = {"1 MP": (1224, 816), "12 MP": (4240, 2832), "24 MP": (6000, 4000)}
 def _colorizer(model: str, render_size: int, threads: int):
     import torch
 
-    from chromatize.inference.pipeline import Colorizer, shipped_weights
+    from chromatize.checkpoint import shipped_weights
+    from chromatize.inference.pipeline import Colorizer
     from chromatize.registry import create_model
 
     torch.set_num_threads(threads)

@@ -64,3 +64,38 @@ def test_normalisation_mismatch_refused(tmp_path):
     save_file(state, str(path), metadata={"chromatize": json.dumps(header)})
     with pytest.raises(ValueError, match="normalisation"):
         load_model(path)
+
+
+def test_unwrap_model_sees_through_compile_and_ddp_wrappers():
+    import torch
+
+    from chromatize.registry import model_info, unwrap_model
+
+    model = create_model("baseline", width=4)
+    compiled = torch.compile(model)  # wraps lazily: nothing is compiled until it is called
+    assert unwrap_model(compiled) is model and unwrap_model(model) is model
+    assert unwrap_model(torch.nn.DataParallel(compiled)) is model
+    assert model_info(compiled).name == "baseline"
+
+
+def test_readout_is_stored_in_the_file_and_typed(tmp_path):
+    from chromatize.checkpoint import Readout, model_readout, weights_header
+
+    model = create_model("baseline", width=4)
+    fresh = model_readout(model)
+    assert fresh == Readout(size_multiple=model.chromatize_info.size_multiple)
+    path = save_checkpoint(tmp_path / "m.safetensors", model, readout={"render_size": 320, "border": 8, "chroma_gain": 1.25})
+    readout = model_readout(load_model(path))
+    assert (readout.render_size, readout.border, readout.chroma_gain) == (320, 8, 1.25)
+    assert readout.inputs == ("L",) and readout.target == "lab"
+    assert weights_header(path)["readout"]["render_size"] == 320
+    with pytest.raises(ValueError, match="render_size"):
+        Readout(render_size=2)
+
+
+def test_a_file_that_is_not_a_checkpoint_is_named_in_one_line(tmp_path):
+    for name, data in (("w.pt", b"not a pickle at all"), ("w.safetensors", b"\x00" * 64), ("w.jpg", b"\xff\xd8junk")):
+        (tmp_path / name).write_bytes(data)
+        with pytest.raises(ValueError, match="is not a chromatize checkpoint") as err:
+            load_model(tmp_path / name)
+        assert "\n" not in str(err.value) and len(str(err.value)) < 300

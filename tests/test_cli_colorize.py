@@ -112,10 +112,10 @@ def test_clear_errors_for_missing_model_input_and_bad_options(tmp_path, model, c
 def test_models_lists_shipped_weights_with_metrics(tmp_path, model, monkeypatch, capsys):
     import shutil
 
-    from chromatize.inference import pipeline
+    from chromatize import checkpoint
 
     shutil.copy(model, tmp_path / "default.safetensors")
-    monkeypatch.setattr(pipeline, "WEIGHTS_DIR", tmp_path)
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", tmp_path)
     assert main(["models"]) == 0
     out = capsys.readouterr().out
     assert "default" in out and "baseline(width=4)" in out and "psnr=20" in out
@@ -174,12 +174,12 @@ def run_readme_demo(tmp_path, monkeypatch):
 def test_readme_demo_command_with_a_stand_in_default_model(tmp_path, model, monkeypatch):
     import shutil
 
-    from chromatize.inference import pipeline
+    from chromatize import checkpoint
 
     weights = tmp_path / "weights"
     weights.mkdir()
     shutil.copy(model, weights / "default.safetensors")
-    monkeypatch.setattr(pipeline, "WEIGHTS_DIR", weights)
+    monkeypatch.setattr(checkpoint, "WEIGHTS_DIR", weights)
     run_readme_demo(tmp_path / "run", monkeypatch)
 
 
@@ -187,7 +187,7 @@ def test_readme_demo_command_with_the_shipped_model(tmp_path, monkeypatch):
     import torch
 
     from chromatize import color
-    from chromatize.inference.pipeline import shipped_weights
+    from chromatize.checkpoint import shipped_weights
 
     if "default" not in shipped_weights():
         pytest.skip("no shipped default weights yet")

@@ -6,7 +6,8 @@ from PIL import Image
 from chromatize import color
 from chromatize.checkpoint import save_checkpoint
 from chromatize.inference import pipeline
-from chromatize.inference.pipeline import Colorizer, resolve_weights
+from chromatize.checkpoint import resolve_weights, weights_header
+from chromatize.inference.pipeline import Colorizer
 from chromatize.registry import create_model
 
 
@@ -96,7 +97,7 @@ def test_from_pretrained_path_and_unknown_name(tmp_path):
 
 def test_weights_header_reads_metrics(tmp_path):
     path = save_checkpoint(tmp_path / "m.safetensors", tiny(), metrics={"psnr": 21.5})
-    header = pipeline.weights_header(path)
+    header = weights_header(path)
     assert header["arch"]["name"] == "baseline" and header["metrics"] == {"psnr": 21.5}
 
 

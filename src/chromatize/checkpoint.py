@@ -1,7 +1,10 @@
-"""Self-describing checkpoints: the file alone rebuilds its network.
+"""Self-describing checkpoints: the file alone rebuilds its network, and says how it wants to be run.
+
+The one owner of what a weights file says: shipped names and paths (:func:`resolve_weights`), the header
+(:func:`weights_header`), loading (:func:`load_model`) and the typed :class:`Readout` (:func:`model_readout`).
 
 Two formats share one header (``arch``, ``normalization``, ``config``, ``metrics``, ``version``, and
-``readout``: inference settings calibrated after training, e.g. ``{"chroma_gain": 1.2}``):
+``readout``: inference settings, e.g. ``{"render_size": 256, "border": 32, "chroma_gain": 1.2}``):
 
 - ``.pt``: a training checkpoint, ``torch.save`` of a dict with ``model_state`` and optional
   ``training_state`` (optimizer, step, RNG...). Loaded with ``weights_only=True``.
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +26,119 @@ from torch import nn
 from chromatize import __version__
 from chromatize.color import NORMALIZATION
 from chromatize.fsutil import atomic_path
-from chromatize.registry import ModelInfo, create_model, model_info
+from chromatize.registry import ModelInfo, create_model, model_info, unwrap_model
 
 FORMAT = "chromatize-checkpoint/1"
+#: Long side, in pixels, at which the network sees a photo unless its weights say otherwise.
+DEFAULT_RENDER_SIZE = 256
+#: Mirrored pixels added around the render before the network sees it (cropped off afterwards).
+DEFAULT_BORDER = 32
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+_HEADER_ONLY = ("model_state", "training_state", "extra_models")
+
+
+@dataclass(frozen=True)
+class Readout:
+    """How a network wants to be run: stored in its weights file (``readout``) and its ``arch``.
+
+    ``render_size``: long side the network sees; ``border``: mirrored context pixels around the render;
+    ``chroma_gain``: factor on predicted chroma that ``saturation=1`` means; ``size_multiple``: H and W the
+    network accepts; ``target``: ``"lab"`` (ab out) or ``"rgb"``; ``inputs``: the tensors ``forward`` takes.
+    """
+
+    render_size: int = DEFAULT_RENDER_SIZE
+    border: int = DEFAULT_BORDER
+    chroma_gain: float = 1.0
+    size_multiple: int = 1
+    target: str = "lab"
+    inputs: tuple[str, ...] = ("L",)
+
+    def __post_init__(self):
+        if self.render_size < 8:
+            raise ValueError(f"render_size must be at least 8, got {self.render_size}")
+        if self.border < 0:
+            raise ValueError(f"border must be >= 0, got {self.border}")
+        if not self.chroma_gain >= 0:
+            raise ValueError(f"chroma_gain must be >= 0, got {self.chroma_gain}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def stored(self) -> dict[str, Any]:
+        """The part written into a header's ``readout`` (the rest comes from ``arch``)."""
+        return {"render_size": self.render_size, "border": self.border, "chroma_gain": self.chroma_gain}
+
+
+def readout_from_header(header: dict[str, Any]) -> Readout:
+    """The :class:`Readout` of a checkpoint header (missing settings take the defaults)."""
+    arch = ModelInfo(**header["arch"])
+    stored = header.get("readout", {}) or {}
+    return Readout(
+        render_size=int(stored.get("render_size", DEFAULT_RENDER_SIZE)),
+        border=int(stored.get("border", DEFAULT_BORDER)),
+        chroma_gain=float(stored.get("chroma_gain", 1.0)),
+        size_multiple=int(arch.size_multiple),
+        target=arch.target,
+        inputs=tuple(arch.inputs),
+    )
+
+
+def model_readout(model: nn.Module) -> Readout:
+    """The :class:`Readout` of a network: from the header it was loaded with (:func:`load_model`), else the
+    defaults with the network's own ``arch`` (a freshly built one). Wrappers are looked through."""
+    header = getattr(unwrap_model(model), "chromatize_checkpoint", None) or {}
+    return readout_from_header({**header, "arch": model_info(model).to_dict()})
+
+
+def shipped_weights() -> dict[str, Path]:
+    """Names of the weights shipped inside the package -> their files."""
+    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
+
+
+def resolve_weights(name_or_path: str | os.PathLike) -> Path:
+    """A shipped weight name (``"default"``) or a checkpoint path -> the file."""
+    path = Path(name_or_path)
+    if path.suffix in (".pt", ".safetensors", ".onnx") or path.exists():
+        return path
+    shipped = shipped_weights()
+    if str(name_or_path) in shipped:
+        return shipped[str(name_or_path)]
+    raise FileNotFoundError(
+        f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+        " (give a checkpoint path, e.g. one written by chromatize train)"
+    )
+
+
+def weights_header(path: str | os.PathLike) -> dict:
+    """The self-description of a checkpoint (arch, config, metrics, readout...) without its tensors when possible."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return _safetensors_header(path)
+    ckpt = read_checkpoint(path)
+    return {k: v for k, v in ckpt.items() if k not in _HEADER_ONLY}
+
+
+def _safetensors_header(path: Path) -> dict:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+    except Exception as e:  # a damaged or foreign file
+        raise ValueError(f"{path} is not a chromatize checkpoint: {_first_line(e)}") from e
+    if "chromatize" not in meta:
+        raise ValueError(f"{path} is not a chromatize checkpoint (no 'chromatize' header in its metadata)")
+    header = json.loads(meta["chromatize"])
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{path} is not a chromatize checkpoint (format {header.get('format') if isinstance(header, dict) else None!r})")
+    return header
+
+
+def _first_line(e: Exception) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
 
 
 def checkpoint_header(
@@ -81,20 +195,20 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    try:
-        if path.suffix == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-            if "chromatize" not in meta:
-                raise ValueError("no 'chromatize' header in the safetensors metadata")
-            ckpt = json.loads(meta["chromatize"])
+    if path.suffix == ".safetensors":
+        ckpt = _safetensors_header(path)
+        try:
             ckpt["model_state"] = load_file(str(path), device=str(map_location))
-        else:
-            ckpt = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch/safetensors raise many types for a damaged file
-        raise ValueError(f"{path} is not a readable chromatize checkpoint: {e}") from e
+        except Exception as e:
+            raise ValueError(f"{path} is a damaged chromatize checkpoint: {_first_line(e)}") from e
+        return ckpt
+    try:
+        ckpt = torch.load(path, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types, with pages of weights_only advice, for a foreign file
+        raise ValueError(
+            f"{path} is not a chromatize checkpoint (no .pt file written by chromatize, or a damaged one: "
+            f"{type(e).__name__})"
+        ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chromatize checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else None!r})")
     return ckpt
@@ -125,5 +239,5 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
     model.load_state_dict(state)
     model.eval()
-    model.chromatize_checkpoint = {k: v for k, v in ckpt.items() if k not in ("model_state", "training_state", "extra_models")}
+    model.chromatize_checkpoint = {k: v for k, v in ckpt.items() if k not in _HEADER_ONLY}
     return model

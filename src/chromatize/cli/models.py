@@ -13,7 +13,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chromatize.inference.pipeline import shipped_weights, weights_header
+    from chromatize.checkpoint import shipped_weights, weights_header
 
     print("Architectures (chromatize train: model=NAME):")
     for name in list_models(kind=None):

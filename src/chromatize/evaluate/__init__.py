@@ -38,7 +38,7 @@ def evaluate_folder(
     resolution). ``best_worst``: images per model in the galleries. ``limit``: first readable images only.
     Returns the results dict written to ``results.json`` plus ``"outputs"`` (the written paths).
     """
-    from chromatize.inference.pipeline import DEFAULT_RENDER_SIZE
+    from chromatize.checkpoint import DEFAULT_RENDER_SIZE
 
     if best_worst < 0 or (limit is not None and limit < 1):
         raise ValueError("best_worst must be >= 0 and limit >= 1")

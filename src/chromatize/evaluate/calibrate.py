@@ -43,7 +43,8 @@ def calibrate_chroma_gain(
     "cf_orig", "table": [{"gain", "cf_pred", "cf_ratio", "mse", "psnr"}, ...]}`` (means over the photos, as
     ``chromatize evaluate`` reports them); ``gain`` is the largest tried when none reaches the target.
     """
-    from chromatize.inference.pipeline import Colorizer, resolve_weights
+    from chromatize.checkpoint import resolve_weights
+    from chromatize.inference.pipeline import Colorizer
 
     if not 0 < target:
         raise ValueError(f"target must be > 0, got {target}")

@@ -77,7 +77,8 @@ def run_directory_files(checkpoint: Path) -> dict[str, str]:
 
 def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device: str = "cpu") -> Predictor:
     """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer`."""
-    from chromatize.inference.pipeline import Colorizer, resolve_weights
+    from chromatize.checkpoint import resolve_weights
+    from chromatize.inference.pipeline import Colorizer
 
     label = str(name_or_path)
     if label in REFERENCE_NAMES:

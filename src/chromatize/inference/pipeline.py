@@ -9,9 +9,7 @@ rounding.
 
 from __future__ import annotations
 
-import json
 import os
-from pathlib import Path
 
 import numpy as np
 import torch
@@ -20,36 +18,12 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model, read_checkpoint
+from chromatize.checkpoint import DEFAULT_BORDER, DEFAULT_RENDER_SIZE, load_model, resolve_weights
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
-# Provisional: to be chosen by measuring speed vs quality once a trained model ships (see benchmarks/).
-DEFAULT_RENDER_SIZE = 256
-#: Mirrored pixels added around the render before the network sees it (cropped off afterwards).
-DEFAULT_BORDER = 32
 #: Pixels converted at once: bounds the working memory beyond the input and output arrays.
 STRIP_PIXELS = 1 << 19
-WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
-
-
-def shipped_weights() -> dict[str, Path]:
-    """Names of the weights shipped inside the package -> their files."""
-    return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
-
-
-def resolve_weights(name_or_path: str | os.PathLike) -> Path:
-    """A shipped weight name (``"default"``) or a checkpoint path -> the file."""
-    path = Path(name_or_path)
-    if path.suffix in (".pt", ".safetensors") or path.exists():
-        return path
-    shipped = shipped_weights()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
-    raise FileNotFoundError(
-        f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
-        " (give a checkpoint path, e.g. one written by chromatize train)"
-    )
 
 
 class Colorizer:
@@ -166,6 +140,42 @@ class Colorizer:
         return out
 
     def colorize(
+        self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
+    ) -> Image.Image:
+        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.
+
+        The image is taken as it is (no EXIF rotation): :func:`chromatize.io.load_image` reads files and uploads.
+        """
+        rgb, alpha = image_to_arrays(image)
+        return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+
+
+def _to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Any input array -> ``uint8`` of the same shape, converted in strips (no full-size float copy)."""
+    if rgb.dtype == np.uint8:
+        return np.ascontiguousarray(rgb)
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        out[top : top + rows] = to_float32(rgb[top : top + rows]) * 255.0 + 0.5
+    return out
+
+
+def _strip_rows(width: int) -> int:
+    return max(1, STRIP_PIXELS // max(1, width))
+
+
+def gray_array(rgb: np.ndarray) -> np.ndarray:
+    """sRGB ``[H,W,3]`` (any dtype :func:`colorize_array` takes) -> its gray version, ``uint8 [H,W,3]``, same L."""
+    out = np.empty(rgb.shape, dtype=np.uint8)
+    rows = _strip_rows(rgb.shape[1])
+    for top in range(0, rgb.shape[0], rows):
+        strip = torch.from_numpy(to_float32(rgb[top : top + rows])).permute(2, 0, 1)
+        out[top : top + rows] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
+    return out
+
+
+def colorize(
         self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
     ) -> Image.Image:
         """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chromatize.inference.pipeline import Colorizer, resolve_weights, shipped_weights
+from chromatize.checkpoint import resolve_weights, shipped_weights
+from chromatize.inference.pipeline import Colorizer
 
 
 class UnknownModel(KeyError):
