@@ -13,7 +13,7 @@ import sys
 from chromatize import __version__
 
 #: Subcommand modules under ``chromatize.cli``, in help order.
-COMMANDS = ["models", "colorize", "train", "export", "evaluate", "serve"]
+COMMANDS = ["models", "colorize", "video", "train", "export", "evaluate", "serve"]
 
 
 def build_parser() -> argparse.ArgumentParser:
