@@ -56,7 +56,9 @@ class MovingAverage:
     """A plain exponential moving average of the predicted ab over time, pixel by pixel, no motion compensation
     and no cut detection: ``out_t = (1 - strength) * ab_t + strength * out_{t-1}``. A baseline to compare with."""
 
-    def __init__(self, strength: float = 0.8) -> None:
+    def __init__(self, strength: float | None = None) -> None:
+        """``strength``: weight of the past, default that of :class:`FlowSettings` (the same memory as ``auto``)."""
+        strength = FlowSettings.strength if strength is None else strength
         if not 0.0 <= strength < 1.0:
             raise ValueError(f"strength must be in [0, 1), got {strength}")
         self.strength = float(strength)
@@ -86,9 +88,9 @@ class FlowSettings:
     preset: DIS optical-flow preset (``ultrafast``, ``fast``, ``medium``).
     """
 
-    strength: float = 0.85
-    flow_tolerance: float = 1.0
-    luma_tolerance: float = 0.06
+    strength: float = 0.92
+    flow_tolerance: float = 2.0
+    luma_tolerance: float = 0.12
     cut_threshold: float = 0.12
     preset: str = "fast"
 
