@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,11 @@ from chromatize.inference import core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
+if TYPE_CHECKING:
+    from chromatize.inference.onnx import OnnxNetwork
+
+#: Ways to run the network; ``auto`` picks ONNX Runtime on the CPU when it is installed.
+BACKENDS = ("auto", "torch", "onnx")
 #: Largest render size accepted (the network's activations grow with its square).
 MAX_RENDER_SIZE = 2048
 
@@ -60,28 +66,28 @@ class Colorizer:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: "nn.Module | OnnxNetwork",
         *,
         render_size: int | None = None,
         device: str | torch.device = "cpu",
         chroma_gain: float | None = None,
         border: int | None = None,
-        readout: Readout | None = None,
     ):
-        """``model``: a registered colorizer network (or any callable taking the declared input tensors,
-        such as :class:`chromatize.inference.onnx.OnnxNetwork`, with ``readout`` given). ``render_size``,
-        ``chroma_gain`` and ``border`` default to what the weights file says (:class:`Readout`):
-        ``chroma_gain`` is the factor on the predicted chroma that ``saturation=1`` means; ``border`` the
-        pixels of mirrored context the network sees around the photo."""
-        self.info = model_info(model) if readout is None else getattr(model, "info", None)
-        if self.info is not None and self.info.kind != "colorizer":
+        """``model``: a registered colorizer network, or an :class:`chromatize.inference.onnx.OnnxNetwork`.
+        ``render_size``, ``chroma_gain`` and ``border`` default to what its weights file says
+        (:class:`chromatize.checkpoint.Readout`): ``chroma_gain`` is the factor on the predicted chroma that
+        ``saturation=1`` means; ``border`` the pixels of mirrored context the network sees around the photo."""
+        if isinstance(model, nn.Module):
+            self.info, base = model_info(model), model_readout(model)
+        else:  # an exported network describes itself
+            self.info, base = model.info, model.readout
+        if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
-        base = model_readout(model) if readout is None else readout
         changes = {k: v for k, v in (("render_size", render_size), ("border", border), ("chroma_gain", chroma_gain))
                    if v is not None}
         self.readout = Readout(**{**base.to_dict(), **changes})
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval() if isinstance(model, nn.Module) else model
+        self.model = model.to(self.device).eval()
         self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo
 
     @property
@@ -97,9 +103,28 @@ class Colorizer:
         return self.readout.chroma_gain
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = "default", **kwargs) -> "Colorizer":
-        """Load a shipped model by name or any checkpoint (``.pt`` / ``.safetensors``) by path."""
-        return cls(load_model(resolve_weights(name_or_path)), **kwargs)
+    def from_pretrained(
+        cls, name_or_path: str | os.PathLike = "default", *, backend: str = "auto", **kwargs
+    ) -> "Colorizer":
+        """Load a shipped model by name, a checkpoint (``.pt`` / ``.safetensors``) or an ``.onnx`` export by path.
+
+        ``backend``: ``"torch"``, ``"onnx"`` (ONNX Runtime; a checkpoint is exported once to a cache) or
+        ``"auto"``: ONNX Runtime on the CPU when the ``[onnx]`` extra is installed (it is the faster one, see
+        ``benchmarks/bench_core.py``), else PyTorch. An ``.onnx`` file always runs on ONNX Runtime.
+        """
+        from chromatize.inference import onnx
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        path = resolve_weights(name_or_path)
+        if path.suffix == ".onnx" and backend == "torch":
+            raise ValueError(f"{path} is an ONNX file: it runs with backend onnx (or auto)")
+        device = resolve_device(kwargs.pop("device", "cpu"))
+        if backend == "auto":
+            backend = "onnx" if path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available()) else "torch"
+        if backend == "onnx":
+            return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)
+        return cls(load_model(path), device=device, **kwargs)
 
     # ------------------------------------------------------------------ the tensor core
 
