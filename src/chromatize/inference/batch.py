@@ -105,6 +105,7 @@ def colorize_files(
     *,
     model=None,
     device: str = "cpu",
+    backend: str = "auto",
     render_size: int | None = None,
     saturation: float = 1.0,
     compare: bool = False,
@@ -128,7 +129,8 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    colorizer = model if isinstance(model, Colorizer) else Colorizer.from_pretrained(model or "default", device=device)
+    colorizer = (model if isinstance(model, Colorizer)
+                 else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
     all_inputs = [src for src, _ in pairs]
     result = BatchResult()
