@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from chromatize import color
 from chromatize.fsutil import atomic_path
+from chromatize.inference import core
 from chromatize.inference.pipeline import Colorizer
 from chromatize.inference.temporal import MODES, make_filter
 
@@ -54,31 +54,26 @@ def _require_av():
 class _FrameColorizer:
     """The one place that calls into :class:`Colorizer` for video: predict chroma for a batch, then compose.
 
-    Frames are sRGB ``uint8 [H,W,3]``; render-size tensors are ``L [B,1,h,w]`` (normalised, what the flow sees)
-    and ``ab [B,2,h,w]`` (normalised, no gain).
+    Frames are sRGB ``uint8 [H,W,3]`` of one size; on the colorizer's device, ``L [B,1,H,W]`` is their
+    full-resolution normalised L, ``L_small [B,1,h,w]`` the L the network sees at the render size (what the
+    flow sees too) and ``ab [B,2,h,w]`` its normalised prediction (no gain).
     """
 
     def __init__(self, colorizer: Colorizer, render_size: int | None):
         self.colorizer = colorizer
         self.render_size = render_size
 
-    def predict(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
-        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,h,w]``, ``ab [B,2,h,w]``) at the render size."""
-        ab = torch.stack([self.colorizer.predict_chroma(f, render_size=self.render_size) for f in frames])
-        return _small_l(frames, tuple(ab.shape[-2:])), ab
+    def predict(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,H,W]``, ``L_small [B,1,h,w]``, ``ab [B,2,h,w]``): one network call."""
+        c = self.colorizer
+        L = torch.cat([c.l_from_array(f) for f in frames])
+        L_small = core.render_l(L, c.render_shape(*L.shape[-2:], self.render_size))
+        return L, L_small, c.predict_ab(L_small)
 
-    def compose(self, frames: list[np.ndarray], ab: torch.Tensor, saturation: float) -> list[np.ndarray]:
-        """``B`` frames and their ab ``[B,2,h,w]`` -> colorized ``uint8 [H,W,3]`` frames (the frames' own L)."""
-        return [self.colorizer.apply_chroma(f, a, saturation=saturation) for f, a in zip(frames, ab)]
-
-
-def _small_l(frames: list[np.ndarray], size: tuple[int, int]) -> torch.Tensor:
-    """Frames ``uint8 [H,W,3]`` -> normalised L ``[B,1,h,w]`` at ``size`` (area-averaged sRGB, like a thumbnail)."""
-    import cv2
-
-    h, w = size
-    small = np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
-    return color.rgb_to_l(torch.from_numpy(small).permute(0, 3, 1, 2).float() / 255.0)
+    def compose(self, L: torch.Tensor, ab: torch.Tensor, saturation: float) -> list[np.ndarray]:
+        """Full-resolution ``L [B,1,H,W]`` and ab ``[B,2,h,w]`` -> colorized ``uint8 [H,W,3]`` frames (their own L)."""
+        rgb = self.colorizer.compose_tensor(L, ab, saturation=saturation)
+        return [frame.permute(1, 2, 0).contiguous().cpu().numpy() for frame in rgb]
 
 
 def _as_frame(frame: np.ndarray) -> np.ndarray:
@@ -117,21 +112,25 @@ def colorize_frames(
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
     filt = temporal_filter if temporal_filter is not None else make_filter(temporal)
-    core = _FrameColorizer(_load_colorizer(model, device), render_size)
+    adapter = _FrameColorizer(_load_colorizer(model, device), render_size)
     batch: list[np.ndarray] = []
     for frame in frames:
-        batch.append(_as_frame(frame))
+        frame = _as_frame(frame)
+        if batch and frame.shape != batch[0].shape:  # a batch holds frames of one size
+            yield from _run_batch(adapter, filt, batch, saturation)
+            batch = []
+        batch.append(frame)
         if len(batch) == batch_size:
-            yield from _run_batch(core, filt, batch, saturation)
+            yield from _run_batch(adapter, filt, batch, saturation)
             batch = []
     if batch:
-        yield from _run_batch(core, filt, batch, saturation)
+        yield from _run_batch(adapter, filt, batch, saturation)
 
 
-def _run_batch(core: _FrameColorizer, filt, batch: list[np.ndarray], saturation: float) -> list[np.ndarray]:
-    L, ab = core.predict(batch)
-    shown = torch.stack([filt.step(L[i], ab[i]) for i in range(len(batch))])
-    return core.compose(batch, shown, saturation)
+def _run_batch(frames: _FrameColorizer, filt, batch: list[np.ndarray], saturation: float) -> list[np.ndarray]:
+    L, L_small, ab = frames.predict(batch)
+    shown = torch.stack([filt.step(L_small[i], ab[i]) for i in range(len(batch))])
+    return frames.compose(L, shown, saturation)
 
 
 @dataclass
