@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chromatize.inference.pipeline import BACKENDS
 from chromatize.inference.temporal import MODES
 
 
@@ -34,7 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default=None, help="x264/x265 speed preset (default: veryfast)")
     p.add_argument("--batch-size", type=int, default=None, metavar="N", help="frames colorized together")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
+    p.add_argument("--backend", choices=list(BACKENDS), default="auto",
+                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
+                        "installed)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -51,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             render_size=args.render_size, saturation=args.saturation, temporal=args.temporal,
             codec=args.codec, crf=DEFAULT_CRF if args.crf is None else args.crf, preset=args.preset,
             overwrite=args.overwrite, progress=not args.quiet,
-            batch_size=args.batch_size or DEFAULT_BATCH, device=args.device,
+            batch_size=args.batch_size or DEFAULT_BATCH, device=args.device, backend=args.backend,
         )
     except (VideoError, FileNotFoundError, FileExistsError, ValueError, KeyError) as e:
         print(f"chromatize video: error: {e}", file=sys.stderr)

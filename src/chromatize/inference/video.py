@@ -85,8 +85,10 @@ def _as_frame(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _load_colorizer(model: str | os.PathLike | Colorizer, device: str | torch.device) -> Colorizer:
-    return model if isinstance(model, Colorizer) else Colorizer.from_pretrained(model, device=device)
+def _load_colorizer(model: str | os.PathLike | Colorizer, device: str | torch.device, backend: str = "auto") -> Colorizer:
+    if isinstance(model, Colorizer):
+        return model
+    return Colorizer.from_pretrained(model, device=device, backend=backend)
 
 
 def colorize_frames(
@@ -98,11 +100,13 @@ def colorize_frames(
     temporal: str = "auto",
     batch_size: int = DEFAULT_BATCH,
     device: str | torch.device = "cpu",
+    backend: str = "auto",
     temporal_filter=None,
 ) -> Iterator[np.ndarray]:
     """Colorize a stream of frames: sRGB ``uint8 [H,W,3]`` (or gray ``[H,W]``) in, ``uint8 [H,W,3]`` out, one for one.
 
-    ``model``: a :class:`Colorizer`, a shipped model name or a checkpoint path. ``temporal``: a key of
+    ``model``: a :class:`Colorizer`, or a shipped model name or checkpoint path loaded on ``device`` with
+    ``backend`` (see :meth:`Colorizer.from_pretrained`). ``temporal``: a key of
     :data:`chromatize.inference.temporal.MODES` (``auto`` motion-compensated, ``off`` frame by frame,
     ``average`` a plain moving average); ``temporal_filter`` may pass a filter object instead (to read its
     ``cuts`` afterwards). At most ``batch_size`` frames are held at once: the input is read lazily.
@@ -112,7 +116,7 @@ def colorize_frames(
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
     filt = temporal_filter if temporal_filter is not None else make_filter(temporal)
-    adapter = _FrameColorizer(_load_colorizer(model, device), render_size)
+    adapter = _FrameColorizer(_load_colorizer(model, device, backend), render_size)
     batch: list[np.ndarray] = []
     for frame in frames:
         frame = _as_frame(frame)
@@ -174,6 +178,7 @@ def colorize_video(
     progress: bool = False,
     batch_size: int = DEFAULT_BATCH,
     device: str | torch.device = "cpu",
+    backend: str = "auto",
 ) -> VideoResult:
     """Colorize the first video stream of ``in_path`` into ``out_path`` (container from its suffix).
 
@@ -200,7 +205,7 @@ def colorize_video(
         raise VideoError(f"unknown video encoder {codec!r} (see `ffmpeg -encoders`; e.g. libx264, libvpx-vp9)") from None
     if encoder.type != "video":
         raise VideoError(f"{codec!r} is not a video encoder")
-    colorizer = _load_colorizer(model, device)
+    colorizer = _load_colorizer(model, device, backend)
     start = time.perf_counter()
     try:
         inp = av.open(str(in_path))
