@@ -39,12 +39,14 @@ def pan_then_cut() -> list[np.ndarray]:
     return [np.ascontiguousarray(big[:, PAN * t : PAN * t + W]) for t in range(CUT)] + [other] * (N - CUT)
 
 
-def write_clip(path, frames, *, audio=True, rotation=None, options=None, codec="libx264"):
+def write_clip(path, frames, *, audio=True, rotation=None, options=None, codec="libx264", tags=None):
     with av.open(str(path), "w", options=options or {}) as out:
         vs = out.add_stream(codec, rate=RATE)
         vs.height, vs.width = frames[0].shape[:2]
         vs.pix_fmt = "yuv420p"
         vs.codec_context.options = {"crf": "12", "preset": "ultrafast"}
+        for name, value in (tags or {}).items():
+            setattr(vs.codec_context, name, value)
         if rotation is not None:
             vs.set_display_rotation(rotation)
         if audio:
@@ -148,6 +150,15 @@ def test_webm_and_mkv_outputs_and_crf(clip, colorizer, tmp_path):
     info, _ = probe(tmp_path / "d.webm")
     assert result.frames == info["frames"] == 4 and info["audio"] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mkv", "b.mkv", "d.webm", "silent.mp4"]
+
+
+def test_colour_tags_and_pixel_aspect_are_kept(colorizer, tmp_path):
+    tags = {"colorspace": 1, "color_primaries": 1, "color_trc": 1, "sample_aspect_ratio": Fraction(4, 3)}  # BT.709
+    src = write_clip(tmp_path / "hd.mp4", pan_then_cut()[:3], audio=False, tags=tags)
+    colorize_video(src, tmp_path / "out.mp4", colorizer)
+    with av.open(str(tmp_path / "out.mp4")) as c:
+        ctx = c.streams.video[0].codec_context
+        assert {name: getattr(ctx, name) for name in tags} == tags
 
 
 def render_pan_then_cut(noise: float, seed: int = 0):

@@ -36,6 +36,7 @@ DEFAULT_BATCH = 4
 DEFAULT_CRF = 18
 #: Encoder by output suffix; anything else gets libx264.
 _CODEC_BY_SUFFIX = {".webm": "libvpx-vp9", ".ogv": "libtheora"}
+_UNSPECIFIED, _FULL_RANGE = 2, 2  # FFmpeg's AVCOL_SPC_UNSPECIFIED and AVCOL_RANGE_JPEG
 _CRF_CODECS = {"libx264", "libx265", "libvpx-vp9", "libvpx", "libaom-av1", "libsvtav1"}
 
 
@@ -220,7 +221,7 @@ def colorize_video(
         vin.thread_type = "AUTO"
         audio_in = list(inp.streams.audio)
         filt = make_filter(temporal)
-        with atomic_path(out_path, overwrite=True) as tmp:
+        with atomic_path(out_path, overwrite=overwrite) as tmp:
             writer = _Writer(av, tmp, out_path, vin, audio_in, encoder.name, crf, preset)
             ok = False
             try:
@@ -277,10 +278,9 @@ def _decode(av, inp, vin, audio_in, writer: "_Writer", in_path: Path):
 
 
 def _to_rgb(frame) -> np.ndarray:
-    """A decoded frame -> sRGB ``uint8 [H,W,3]`` in stored orientation, converted with its own colour matrix."""
-    cs = frame.colorspace
-    kwargs = {"src_colorspace": cs} if cs not in (None, 2) else {}  # 2: unspecified
-    return frame.to_ndarray(format="rgb24", **kwargs)
+    """A decoded frame -> sRGB ``uint8 [H,W,3]`` in stored orientation, with its own colour matrix and range."""
+    full = frame.color_range == _FULL_RANGE
+    return frame.to_ndarray(format="rgb24", **({"src_color_range": _FULL_RANGE} if full else {}))
 
 
 class _Writer:
@@ -374,8 +374,10 @@ class _Writer:
             pts = 0 if self._last_pts is None else self._last_pts + max(1, round(period))
         self._last_pts = pts
         frame = self.av.VideoFrame.from_ndarray(rgb, format="rgb24")
-        cs = self.video.codec_context.colorspace
-        kwargs = {"dst_colorspace": cs} if cs not in (None, 2) else {}
+        ctx = self.video.codec_context
+        kwargs = {"dst_colorspace": ctx.colorspace} if ctx.colorspace not in (None, _UNSPECIFIED) else {}
+        if ctx.color_range == _FULL_RANGE:
+            kwargs["dst_color_range"] = _FULL_RANGE
         frame = frame.reformat(format=self.video.pix_fmt, **kwargs)
         frame.pts, frame.time_base = pts, self.vin.time_base
         self._mux(self.video.encode(frame))
