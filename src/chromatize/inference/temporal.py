@@ -139,13 +139,13 @@ class FlowPropagation:
     flicker is not mistaken for motion); it is zero where the previous frame has no pixel (edges of a pan) and low
     at occlusions and new objects, so those take the current prediction. A frame whose mean luminance error
     after warping exceeds ``cut_threshold`` is a scene cut: the state is reset and the frame shows its own
-    prediction. The frame indices of cuts are kept in ``cuts``.
+    prediction. The frame indices of cuts are kept in ``cuts`` (nothing else grows with the stream).
     """
 
     settings: FlowSettings = field(default_factory=FlowSettings)
     cuts: list[int] = field(default_factory=list)
-    #: Mean confidence of each frame (0 for the first frame and cuts): how much was propagated.
-    confidence: list[float] = field(default_factory=list)
+    #: Mean confidence of the last frame (0 for the first frame and cuts): how much of it was propagated.
+    confidence: float = 0.0
 
     def __post_init__(self) -> None:
         cv2 = _require_cv2()
@@ -184,7 +184,7 @@ class FlowPropagation:
                 weight = (s.strength * conf)[..., None].astype(np.float32)
                 out = ab_np + weight * (ab_prev - ab_np)
                 conf_mean = float(conf.mean())
-        self.confidence.append(conf_mean)
+        self.confidence = conf_mean
         self._state = _State(gray=gray, L=L_np, ab=out)
         return torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1))).to(ab.device, ab.dtype)
 
