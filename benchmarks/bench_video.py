@@ -245,12 +245,15 @@ def speed(colorizer: Colorizer, n: int, repeats: int) -> list[str]:
 
 
 def still(colorizer: Colorizer, path: Path) -> None:
-    clip = scene_clip(24, np.random.default_rng(0))
+    """Frame 20 of the scene clip: gray input / frame by frame (off) / auto / colour original, half size."""
+    clip = scene_clip(21, np.random.default_rng(0))
     gray = [gray_array(f) for f in clip.frames]
-    outs = list(colorize_frames(gray, colorizer, temporal="auto"))
-    k = 20
-    image = side_by_side(side_by_side(Image.fromarray(gray[k]), Image.fromarray(outs[k])), Image.fromarray(clip.frames[k]))
-    image.save(path, quality=88)
+    panels = [gray[20]] + [list(colorize_frames(gray, colorizer, temporal=m))[20] for m in ("off", "auto")]
+    image = None
+    for panel in panels + [clip.frames[20]]:
+        small = Image.fromarray(panel).resize((SIZE[1] // 2, SIZE[0] // 2), Image.Resampling.LANCZOS)
+        image = small if image is None else side_by_side(image, small)
+    image.save(path, quality=90)
 
 
 def main() -> None:
@@ -262,7 +265,7 @@ def main() -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-quality", action="store_true")
-    p.add_argument("--still", type=Path, help="write gray / colorized (auto) / original of one scene frame here")
+    p.add_argument("--still", type=Path, help="write gray / off / auto / original of one scene frame here")
     args = p.parse_args()
     colorizer = Colorizer.from_pretrained(args.model, device=args.device)
     print(f"model {args.model}, render size {colorizer.render_size}, device {args.device}, torch threads "
