@@ -39,11 +39,11 @@ def pan_then_cut() -> list[np.ndarray]:
     return [np.ascontiguousarray(big[:, PAN * t : PAN * t + W]) for t in range(CUT)] + [other] * (N - CUT)
 
 
-def write_clip(path, frames, *, audio=True, rotation=None, options=None, codec="libx264", tags=None):
+def write_clip(path, frames, *, audio=True, rotation=None, options=None, codec="libx264", tags=None, pix_fmt="yuv420p"):
     with av.open(str(path), "w", options=options or {}) as out:
         vs = out.add_stream(codec, rate=RATE)
         vs.height, vs.width = frames[0].shape[:2]
-        vs.pix_fmt = "yuv420p"
+        vs.pix_fmt = pix_fmt
         vs.codec_context.options = {"crf": "12", "preset": "ultrafast"}
         for name, value in (tags or {}).items():
             setattr(vs.codec_context, name, value)
@@ -159,6 +159,14 @@ def test_colour_tags_and_pixel_aspect_are_kept(colorizer, tmp_path):
     with av.open(str(tmp_path / "out.mp4")) as c:
         ctx = c.streams.video[0].codec_context
         assert {name: getattr(ctx, name) for name in tags} == tags
+
+
+def test_odd_sizes_are_kept(colorizer, tmp_path):
+    frames = [np.ascontiguousarray(f[:47, :63]) for f in pan_then_cut()[:3]]
+    src = write_clip(tmp_path / "odd.mkv", frames, audio=False, pix_fmt="yuv444p")
+    result = colorize_video(src, tmp_path / "out.mp4", colorizer)
+    info, _ = probe(tmp_path / "out.mp4")
+    assert (result.width, result.height) == info["size"] == (63, 47) and info["frames"] == 3
 
 
 def render_pan_then_cut(noise: float, seed: int = 0):
