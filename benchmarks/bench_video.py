@@ -263,12 +263,14 @@ def main() -> None:
     p.add_argument("--speed-frames", type=int, default=60)
     p.add_argument("--repeats", type=int, default=2, help="speed runs per row (the best is reported)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--backend", default="auto", help="auto, torch or onnx (see Colorizer.from_pretrained)")
     p.add_argument("--skip-speed", action="store_true")
     p.add_argument("--skip-quality", action="store_true")
     p.add_argument("--still", type=Path, help="write gray / off / auto / original of one scene frame here")
     args = p.parse_args()
-    colorizer = Colorizer.from_pretrained(args.model, device=args.device)
-    print(f"model {args.model}, render size {colorizer.render_size}, device {args.device}, torch threads "
+    colorizer = Colorizer.from_pretrained(args.model, device=args.device, backend=args.backend)
+    network = type(colorizer.model).__name__
+    print(f"model {args.model} ({network}), render size {colorizer.render_size}, device {args.device}, torch threads "
           f"{torch.get_num_threads()}, load average at start {os.getloadavg()[0]:.2f}, temporal modes {list(MODES)}\n")
     if not args.skip_quality:
         rows, _ = quality(colorizer, args.frames, np.random.default_rng(0))

@@ -285,6 +285,8 @@ def test_bad_inputs_give_one_line_and_leave_nothing(clip, model_path, tmp_path, 
         assert reason in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert video(clip, "-o", tmp_path / "out.mp4", "--model", model_path, "--codec", "nosuchcodec") == 2
     assert "unknown video encoder" in capsys.readouterr().err
+    assert video(clip, "-o", tmp_path / "out.xyz", "--model", model_path) == 2
+    assert "out.xyz: cannot write this kind of file" in capsys.readouterr().err
     assert video(clip, "-o", clip, "--model", model_path, "--overwrite") == 2
     assert "output is the input" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == before

@@ -292,8 +292,9 @@ class _Writer:
         self.codec, self.crf, self.preset = codec, crf, preset
         try:
             self.container = av.open(str(tmp), "w")
-        except av.FFmpegError as e:  # e.g. an unknown suffix
-            raise VideoError(f"{out_path}: cannot write this kind of file ({_reason(e)})") from None
+        except (av.FFmpegError, ValueError) as e:  # e.g. an unknown suffix
+            raise VideoError(f"{out_path}: cannot write this kind of file ({_reason(e)}; use .mp4, .mkv, .mov "
+                             "or .webm)") from None
         self.audio_in = audio_in
         self.audio_out: dict[int, object] = {}
         self.pending_audio: list = []
