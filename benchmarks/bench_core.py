@@ -86,13 +86,17 @@ def network_table(table, device, repeat: int, peak: float) -> None:
               f"{gflop:6.2f} {gflop / forward:8.1f} {100 * gflop / forward / peak:6.1f}")
 
 
-def folder_table(repeat: int) -> None:
+def folder_table(repeat: int, threads: int) -> None:
     from PIL import Image
 
     from chromatize.inference.batch import colorize_files
     from chromatize.inference.pipeline import Colorizer
 
-    colorizer = Colorizer.from_pretrained("default")
+    # (label, overlap, workers, torch threads): one after the other; reads/writes overlapped with one
+    # colorizing thread; and one photo per core, each on one thread.
+    variants = [("one after the other", False, 1, threads), ("overlapped, 1 worker", True, 1, threads),
+                (f"overlapped, {threads} workers x 1 thread", True, threads, 1)]
+    times = {}
     with tempfile.TemporaryDirectory() as tmp:
         src = Path(tmp) / "in"
         src.mkdir()
@@ -101,15 +105,19 @@ def folder_table(repeat: int) -> None:
         for i in range(50):
             photo = base.resize((1224, 816), Image.Resampling.BICUBIC).rotate(float(rng.uniform(-10, 10)))
             photo.save(src / f"p{i:02d}.jpg", quality=90)
-        times = {}
-        for overlap in (False, True):
+        for label, overlap, workers, n in variants:
+            torch.set_num_threads(n)
+            colorizer = Colorizer.from_pretrained("default")  # its ONNX Runtime session takes n threads
+
             def run():
-                colorize_files([src], Path(tmp) / f"out-{overlap}", model=colorizer, overwrite=True, progress=False,
-                               overlap=overlap, quality=90)
-            times[overlap] = best_time(run, max(1, repeat // 3))
-    seq, ovl = 50 / times[False], 50 / times[True]
+                colorize_files([src], Path(tmp) / "out", model=colorizer, overwrite=True, progress=False,
+                               overlap=overlap, workers=workers, quality=90)
+            times[label] = best_time(run, max(1, repeat // 3))
+        torch.set_num_threads(threads)
     print(f"\nfolder of 50 one-megapixel gray JPEGs -> JPEG ({colorizer.model.__class__.__name__}):")
-    print(f"  one after the other {seq:6.1f} photos/s\n  overlapped          {ovl:6.1f} photos/s   ({ovl / seq:.2f}x)")
+    first = times[variants[0][0]]
+    for label, seconds in times.items():
+        print(f"  {label:<34} {50 / seconds:6.1f} photos/s  {first / seconds:5.2f}x")
 
 
 def main() -> None:
@@ -125,7 +133,7 @@ def main() -> None:
     print(f"device {device}, {args.threads} threads, torch {torch.__version__}; fp32 matmul peak {peak:.0f} GFLOP/s")
     network_table(colorizers(device), device, args.repeat, peak)
     if not args.skip_folder:
-        folder_table(args.repeat)
+        folder_table(args.repeat, args.threads)
 
 
 if __name__ == "__main__":
