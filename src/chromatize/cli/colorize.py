@@ -34,6 +34,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
                         "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="photos colorized at once (on a CPU, N up to its cores, each on one thread, "
+                        "is fastest for folders; default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -47,12 +50,20 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
+    if args.workers < 1:
+        print(f"chromatize colorize: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        import torch
+
+        torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
     try:
         result = colorize_files(
             args.inputs, args.output,
             model=args.model, device=args.device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
+            workers=args.workers,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)
