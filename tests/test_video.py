@@ -248,6 +248,15 @@ def test_colorize_frames_streams_and_keeps_the_frames_luminance(colorizer):
     assert np.abs(lightness([first, *rest]) - lightness(gray)).max() < 1.0
 
 
+def test_frame_by_frame_equals_the_photo_pipeline(colorizer):
+    colour = pan_then_cut()[:3]
+    gray = [np.repeat(lightness_gray(f)[..., None], 3, axis=2) for f in colour]
+    for frames in (gray, colour):  # gray frames take the gray-levels path, colour ones rgb_to_l
+        out = list(colorize_frames(frames, colorizer, temporal="off", batch_size=2))
+        for got, frame in zip(out, frames):
+            assert np.abs(got.astype(int) - colorizer.colorize_array(frame).astype(int)).max() <= 1
+
+
 def test_temporal_auto_lowers_flicker_of_a_real_model_on_a_pan(colorizer):
     gray = [np.repeat(lightness_gray(f)[..., None], 3, axis=2) for f in pan_then_cut()]
     flicker = {}

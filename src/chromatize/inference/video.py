@@ -65,16 +65,30 @@ class _FrameColorizer:
         self.render_size = render_size
 
     def predict(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,H,W]``, ``L_small [B,1,h,w]``, ``ab [B,2,h,w]``): one network call."""
+        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,H,W]``, ``L_small [B,1,h,w]``, ``ab [B,2,h,w]``): one network call.
+
+        Gray frames (R = G = B, as a black-and-white film decodes) take the colorizer's gray path: a table of
+        their 8-bit levels, which also feed the render directly."""
         c = self.colorizer
-        L = torch.cat([c.l_from_array(f) for f in frames])
-        L_small = core.render_l(L, c.render_shape(*L.shape[-2:], self.render_size))
+        planes = [_gray_plane(f) for f in frames]
+        views = [f if g is None else np.broadcast_to(g[..., None], f.shape) for f, g in zip(frames, planes)]
+        L = torch.cat([c.l_from_array(v) for v in views])
+        levels = None
+        if all(g is not None for g in planes):
+            levels = torch.from_numpy(np.stack(planes)[:, None]).to(c.device)
+        L_small = core.render_l(L, c.render_shape(*L.shape[-2:], self.render_size), levels)
         return L, L_small, c.predict_ab(L_small)
 
     def compose(self, L: torch.Tensor, ab: torch.Tensor, saturation: float) -> list[np.ndarray]:
         """Full-resolution ``L [B,1,H,W]`` and ab ``[B,2,h,w]`` -> colorized ``uint8 [H,W,3]`` frames (their own L)."""
         rgb = self.colorizer.compose_tensor(L, ab, saturation=saturation)
         return [frame.permute(1, 2, 0).contiguous().cpu().numpy() for frame in rgb]
+
+
+def _gray_plane(frame: np.ndarray) -> np.ndarray | None:
+    """``uint8 [H,W]`` of a frame whose three channels are equal, else ``None``."""
+    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
+    return np.ascontiguousarray(r) if np.array_equal(r, g) and np.array_equal(r, b) else None
 
 
 def _as_frame(frame: np.ndarray) -> np.ndarray:
