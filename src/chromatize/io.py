@@ -185,6 +185,8 @@ def save_image(
     """
     path = Path(path)
     fmt = _format_name(format or path.suffix, path)
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be 0-100 (Pillow's JPEG/WebP range), got {quality}")
     if any(_same_file(path, p) for p in protect):
         raise ValueError(f"refusing to write {path}: it is an input")
     if fmt in _NO_ALPHA_FORMATS and "A" in image.getbands():

@@ -26,13 +26,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="0 gray, 1 as predicted, >1 more vivid (default: %(default)s)")
     p.add_argument("--compare", action="store_true", help="write the gray input and the result side by side")
     p.add_argument("--format", choices=["jpg", "png", "tif", "webp"], help="output format (default: the input's)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                   help="JPEG/WebP quality, 0 (smallest) to 100 (best) (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _quality(text: str) -> int:
+    """``--quality``: Pillow's range for JPEG and WebP, 0 to 100 (WebP fails above it, JPEG clamps silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-100")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:

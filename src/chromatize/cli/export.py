@@ -7,7 +7,13 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write a checkpoint's colorizer as .safetensors (optionally fp16)")
+    p = sub.add_parser(
+        "export",
+        help="write a checkpoint's colorizer as .safetensors (optionally fp16)",
+        description="Turn a training checkpoint (.pt, e.g. runs/NAME/best.pt) into shipping weights: a .safetensors "
+        "file with the colorizer only (no optimizer state, no discriminator) and its self-description (architecture, "
+        "config, metrics, readout), loadable with --model PATH. The file is written atomically.",
+    )
     p.add_argument("checkpoint", help="training checkpoint (.pt) or .safetensors")
     p.add_argument("out", help="output .safetensors path")
     p.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")

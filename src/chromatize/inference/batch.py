@@ -38,8 +38,8 @@ class BatchResult:
         return not self.failed
 
     def summary(self) -> str:
-        lines = [f"{len(self.done)} done, {len(self.skipped)} skipped (output exists; --overwrite replaces), "
-                 f"{len(self.failed)} failed"]
+        why = " (output exists; --overwrite replaces)" if self.skipped else ""
+        lines = [f"{len(self.done)} done, {len(self.skipped)} skipped{why}, {len(self.failed)} failed"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
