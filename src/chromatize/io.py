@@ -9,6 +9,7 @@ is ``uint8 [H,W]``.
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,8 +101,13 @@ def load_image(
                 arrays = image_to_arrays(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
-    except Image.DecompressionBombError as e:
-        raise ImageTooLargeError(path, f"{e} (Pillow's guard: raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from e
+    except Image.DecompressionBombError as e:  # Pillow's guard fired first (its limit is below ours)
+        pixels = bomb_pixels(e)
+        size = f"{pixels:,} pixels" if pixels else "too many pixels"
+        raise ImageTooLargeError(
+            path, f"{size} exceeds the limit of {Image.MAX_IMAGE_PIXELS * 2:,} that Pillow's decompression-bomb guard "
+            "allows (raise PIL.Image.MAX_IMAGE_PIXELS; the CLI does for a larger --max-pixels)"
+        ) from e
     except FileNotFoundError as e:
         raise ImageReadError(path, "no such file") from e
     except UnidentifiedImageError as e:
@@ -112,6 +118,12 @@ def load_image(
         raise ImageReadError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from e
     rgb, alpha = arrays
     return LoadedImage(rgb, alpha, path)
+
+
+def bomb_pixels(error: Exception) -> int | None:
+    """The pixel count a :class:`PIL.Image.DecompressionBombError` names (its message's first number), or None."""
+    match = re.search(r"(\d+) pixels", str(error))
+    return int(match.group(1)) if match else None
 
 
 def image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -218,8 +230,12 @@ def _gray3(gray: np.ndarray) -> np.ndarray:
 
 
 def _float_unit(values: np.ndarray) -> np.ndarray:
-    top = float(values.max()) if values.size else 0.0
+    """Float or wide-integer samples -> ``float32`` in ``[0,1]``; NaN reads as black, +inf as white, -inf as black."""
+    finite = np.isfinite(values)
+    top = float(values[finite].max()) if finite.any() else 0.0
     scale = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top
+    if not finite.all():
+        values = np.nan_to_num(values, nan=0.0, posinf=scale, neginf=0.0)
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32, copy=False)
 
 
