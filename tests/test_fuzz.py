@@ -270,6 +270,12 @@ def test_http_malformed_multipart_bodies(echo_client, body_and_type):
     assert echo_client.get("/healthz").json()["busy"] == 0
 
 
+@pytest.mark.parametrize("name", [n for n, _ in corpus_cases()])
+def test_corpus_through_http(echo_client, name):
+    r = echo_client.post("/api/colorize", files={"image": (name, (CORPUS / name).read_bytes(), "application/octet-stream")})
+    check_response(r)
+
+
 @pytest.fixture(scope="module")
 def tiny_client(tmp_path_factory):
     from chromatize.checkpoint import save_checkpoint

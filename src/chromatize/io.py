@@ -8,6 +8,7 @@ is ``uint8 [H,W]``.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import warnings
@@ -117,6 +118,8 @@ def load_image(
     except Exception as e:  # decoders raise OSError, SyntaxError, ValueError, zlib/struct errors...
         raise ImageReadError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from e
     rgb, alpha = arrays
+    if rgb.size == 0:
+        raise ImageReadError(path, f"the image has no pixels ({rgb.shape[1]}x{rgb.shape[0]})")
     return LoadedImage(rgb, alpha, path)
 
 
@@ -250,7 +253,7 @@ def _read_high_depth_colour(src: Path | BinaryIO, image: Image.Image) -> tuple[n
         bits = tags.get(_TIFF_BITS, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
         if max(bits) > 8 and tags.get(_TIFF_SAMPLES, 1) >= 3 and tags.get(_TIFF_PHOTOMETRIC) == 2:
-            arrays = _read_tiff_rgb(src)
+            arrays = _read_tiff_rgb(src, image.size)
             if arrays is not None:
                 return _orient_arrays(*arrays, int(tags.get(_TIFF_ORIENTATION, 1)))
     return None
@@ -273,15 +276,23 @@ def _read_png16(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]:
     return colour, alpha
 
 
-def _read_tiff_rgb(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _read_tiff_rgb(src: Path | BinaryIO, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The first page of a 16-bit / float colour TIFF with tifffile, or None to let Pillow read it.
+
+    None too when tifffile's reading of a damaged header disagrees with Pillow's ``size`` (width, height)
+    (once an empty ``(2, 0, 3)`` array where Pillow saw 2048 x 2): the size checked against the limits is
+    the size read.
+    """
     import tifffile
 
+    # tifffile logs each damaged tag it skips; the outcome (a result, a fallback to Pillow or one error) is ours to report
+    logging.getLogger("tifffile").addFilter(_below_critical)
     try:
         data = tifffile.imread(src if isinstance(src, Path) else _rewound(src), key=0)
     except Exception as e:  # e.g. LZW without imagecodecs: Pillow still reads it, at 8 bits
         warnings.warn(f"{getattr(src, 'name', src)}: read at 8-bit precision ({e})", stacklevel=3)
         return None
-    if data.ndim != 3 or data.shape[-1] < 3:
+    if data.ndim != 3 or data.shape[-1] < 3 or sorted(data.shape[:2]) != sorted(size):  # Pillow may report it turned
         return None
     if data.dtype == np.uint16:
         colour, alpha = data[..., :3], (_alpha8(data[..., 3]) if data.shape[-1] > 3 else None)
@@ -289,6 +300,10 @@ def _read_tiff_rgb(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]
         colour = _float_unit(data[..., :3].astype(np.float32))
         alpha = (_float_unit(data[..., 3].astype(np.float32)) * 255 + 0.5).astype(np.uint8) if data.shape[-1] > 3 else None
     return colour, alpha
+
+
+def _below_critical(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL
 
 
 def _head(src: Path | BinaryIO, n: int) -> bytes:
