@@ -31,7 +31,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
+                        "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         result = colorize_files(
             args.inputs, args.output,
-            model=args.model, device=args.device,
+            model=args.model, device=args.device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
         )

@@ -6,7 +6,10 @@ atomically and existing ones are kept unless ``overwrite``.
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +108,7 @@ def colorize_files(
     *,
     model=None,
     device: str = "cpu",
+    backend: str = "auto",
     render_size: int | None = None,
     saturation: float = 1.0,
     compare: bool = False,
@@ -113,11 +117,15 @@ def colorize_files(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     quality: int = 95,
     progress: bool = True,
+    overlap: bool = True,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
+    ``overlap``: decode the next photos and encode finished ones in background threads while the network
+    runs (at most :data:`READ_AHEAD` photos read ahead and :data:`WRITE_BEHIND` waiting to be written, so
+    memory stays bounded); ``False`` does one photo after the other.
     """
     from tqdm import tqdm
 
@@ -128,33 +136,107 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    colorizer = model if isinstance(model, Colorizer) else Colorizer.from_pretrained(model or "default", device=device)
+    colorizer = (model if isinstance(model, Colorizer)
+                 else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
     all_inputs = [src for src, _ in pairs]
-    result = BatchResult()
-    bar = tqdm(pairs, unit="image", disable=not progress or len(pairs) < 2)
-    for src, dst in bar:
-        bar.set_postfix_str(src.name)
+    outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
+    todo = []
+    for i, (src, dst) in enumerate(pairs):
         if any(os.path.abspath(dst) == os.path.abspath(s) for s in all_inputs):
-            result.failed.append((src, f"output {dst} would overwrite an input"))
-            continue
-        if dst.exists() and not overwrite:
-            result.skipped.append((src, dst))
-            continue
-        try:
-            loaded = load_image(src, max_pixels=max_pixels)
-            image = from_rgb_array(
-                colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation), loaded.alpha
-            )
-            if compare:
-                image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
-            del loaded  # free the input before encoding the output
-            save_image(image, dst, quality=quality, overwrite=overwrite, protect=all_inputs)
-        except (ImageReadError, OSError, ValueError) as e:
-            result.failed.append((src, e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"))
-            continue
-        result.done.append((src, dst))
+            outcome[i] = ("failed", f"output {dst} would overwrite an input")
+        elif dst.exists() and not overwrite:
+            outcome[i] = ("skipped", None)
+        else:
+            todo.append(i)
+
+    def read(i: int):
+        return load_image(pairs[i][0], max_pixels=max_pixels)
+
+    def write(i: int, loaded, colour) -> None:
+        image = from_rgb_array(colour, loaded.alpha)
+        if compare:
+            image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
+        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
+
+    bar = tqdm(total=len(todo), unit="image", disable=not progress or len(todo) < 2)
+    with _Stages(overlap) as stages:
+        reads = deque()
+        queued = iter(todo)
+        writes: deque = deque()
+        for i in itertools.islice(queued, READ_AHEAD):
+            reads.append((i, stages.read(read, i)))
+        while reads:
+            i, pending = reads.popleft()
+            for j in itertools.islice(queued, 1):
+                reads.append((j, stages.read(read, j)))
+            bar.set_postfix_str(pairs[i][0].name)
+            loaded = None
+            try:
+                loaded = pending.result()
+                colour = colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation)
+                writes.append((i, stages.write(write, i, loaded, colour)))
+            except _FILE_ERRORS as e:
+                outcome[i] = ("failed", _reason(e))
+            del pending, loaded  # the input is freed once written
+            bar.update(1)
+            while len(writes) > WRITE_BEHIND or (writes and not reads):
+                j, done = writes.popleft()
+                try:
+                    done.result()
+                except _FILE_ERRORS as e:
+                    outcome[j] = ("failed", _reason(e))
+    bar.close()
+    result = BatchResult()
+    for (src, dst), (status, reason) in zip(pairs, outcome):
+        if status == "failed":
+            result.failed.append((src, reason))
+        else:
+            getattr(result, status).append((src, dst))
     return result
+
+
+#: Photos decoded ahead of the network, and finished ones waiting to be encoded, when overlapping.
+READ_AHEAD = 2
+WRITE_BEHIND = 2
+_FILE_ERRORS = (ImageReadError, OSError, ValueError)
+
+
+def _reason(e: Exception) -> str:
+    return e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"
+
+
+class _Stages:
+    """Where reading and writing run: one background thread each (``overlap``), or inline."""
+
+    def __init__(self, overlap: bool):
+        self.overlap = overlap
+
+    def __enter__(self) -> "_Stages":
+        if self.overlap:
+            self._readers = ThreadPoolExecutor(1, thread_name_prefix="chromatize-read")
+            self._writers = ThreadPoolExecutor(1, thread_name_prefix="chromatize-write")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.overlap:  # an interrupt drops queued reads; writes in progress finish (each is atomic)
+            self._readers.shutdown(wait=True, cancel_futures=True)
+            self._writers.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+    def read(self, fn, *args) -> Future:
+        return self._readers.submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+    def write(self, fn, *args) -> Future:
+        return self._writers.submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+
+def _run_now(fn, *args) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as e:  # handed to whoever asks for the result, like an executor does
+        future.set_exception(e)
+    return future
 
 
 def _is_result_of(path: Path, stems: set[tuple[Path, str]]) -> bool:
