@@ -187,3 +187,31 @@ def test_bad_file_after_a_good_one_clears_the_result_and_layout_fits_a_desktop(s
         finally:
             browser.close()
     assert not errors, f"errors in the page: {errors}"
+
+
+def test_evaluation_report_fits_a_1280_px_screen(tmp_path):
+    from chromatize.checkpoint import save_checkpoint
+    from chromatize.evaluate import evaluate_folder
+    from chromatize.registry import create_model
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), "RGB").save(data / f"photo_with_a_long_name_{i}.png")
+    models = []
+    for i in range(4):  # four models with long paths: the widest tables a user is likely to make
+        run = tmp_path / f"runs/an-experiment-with-a-long-name-{i}"
+        models.append(save_checkpoint(run / "best.pt", create_model("baseline", width=4)))
+    evaluate_folder(models, data, out=tmp_path / "out", size=32, best_worst=2, progress=False)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto((tmp_path / "out" / "report.html").as_uri())
+            width = page.evaluate("document.documentElement.scrollWidth")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "evaluation-report-1280.png"))
+        finally:
+            browser.close()
+    assert width <= 1280, f"the report is {width} px wide"

@@ -199,3 +199,28 @@ def test_full_resolution_and_shipped_loss_curve_png(workspace, tmp_path):
     # at full resolution each pixel of the 20x26 originals counts: the pooled curve is over 4 * 520 pixels
     curve = np.array(results["models"]["gray"]["summary"]["ab_accuracy_curve"])
     assert np.allclose(curve * N_COLOUR * 20 * 26, np.round(curve * N_COLOUR * 20 * 26))
+
+
+def test_grayscale_photos_are_skipped_and_listed(tmp_path, capsys):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(2):
+        _colour_image(i).save(data / f"c{i}.png")
+    Image.fromarray(np.tile(np.arange(26, dtype=np.uint8) * 9, (20, 1)), "L").save(data / "bw.png")
+    gray_rgb = np.repeat(np.tile(np.arange(26, dtype=np.uint8) * 9, (20, 1))[..., None], 3, axis=-1)
+    Image.fromarray(gray_rgb, "RGB").save(data / "bw_as_rgb.jpg", quality=95)  # a scan saved as colour: still gray
+    ckpt = save_checkpoint(tmp_path / "m.pt", create_model("baseline", width=4))
+    results = evaluate_folder([ckpt], data, out=tmp_path / "out", size=16, best_worst=1, progress=False)
+    assert results["images"] == ["c0.png", "c1.png"]
+    assert {s["file"]: s["reason"] for s in results["skipped"]} == {"bw.png": "grayscale", "bw_as_rgb.jpg": "grayscale"}
+    psnr = results["models"]["gray"]["summary"]["psnr"]
+    assert psnr["mean"] is not None and "infinite" not in psnr  # no perfect 'gray' prediction skews the means
+    assert main(["evaluate", str(ckpt), "--data", str(data), "--out", str(tmp_path / "out2"), "--size", "16", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 2 grayscale photo(s) (no colour to compare against): bw.png, bw_as_rgb.jpg" in out
+    assert "unreadable" not in out
+    only_gray = tmp_path / "gray_only"
+    only_gray.mkdir()
+    Image.fromarray(gray_rgb, "RGB").save(only_gray / "g.png")
+    assert main(["evaluate", str(ckpt), "--data", str(only_gray), "--out", str(tmp_path / "o3"), "--quiet"]) == 2
+    assert "1 grayscale" in capsys.readouterr().err
