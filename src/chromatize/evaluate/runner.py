@@ -52,7 +52,7 @@ def scan_images(
         pixels += rgb.shape[0] * rgb.shape[1]
     if not readable:
         n_gray = sum(s["reason"] == GRAYSCALE for s in skipped)
-        raise ValueError(f"no readable colour photos in {folder} ({len(files)} image files: {n_gray} grayscale, "
+        raise ValueError(f"no readable images in {folder} ({len(files)} image files: {n_gray} grayscale, "
                          f"{len(skipped) - n_gray} unreadable)")
     return readable, skipped, (ab_sum / pixels).tolist()
 
