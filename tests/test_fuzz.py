@@ -298,3 +298,45 @@ def test_http_odd_images_and_bombs_through_a_real_model(tiny_client, name):
     assert r.status_code == 200, r.text
     expected = load_image(io.BytesIO(data)).size
     assert Image.open(io.BytesIO(r.content)).size == expected
+
+
+# ---------------------------------------------------------------- the command line
+
+
+def test_cli_reports_each_hostile_file_in_one_line(tmp_path):
+    """``chromatize colorize`` over every hostile file at once: good ones written, each bad one one line, no traceback."""
+    import subprocess
+    import sys
+
+    from chromatize.checkpoint import save_checkpoint
+    from chromatize.registry import create_model
+
+    folder = tmp_path / "hostile"
+    folder.mkdir()
+    suffix = {"PNG": ".png", "JPEG": ".jpg", "GIF": ".gif", "BMP": ".bmp", "TIFF": ".tif", "WEBP": ".webp"}
+    files = {f"bomb{suffix[f]}": BOMBS[f]() for f in BOMBS}
+    files.update({name.replace("100000", "1e5"): data for name, data in odd_images().items()})
+    files.update({"random.jpg": np.random.default_rng(1).bytes(3000), "empty.png": b"",
+                  "truncated.png": seed_image("PNG", 64, 48)[:150], "flipped.jpg": bit_flip(seed_image("JPEG", 64, 48), [900, 1400])})
+    files.update({f"corpus-{n}": (CORPUS / n).read_bytes() for n, _ in corpus_cases()})
+    for name, data in files.items():  # unique stems: an output per input
+        (folder / f"{Path(name).stem}_{Path(name).suffix[1:]}{Path(name).suffix}").write_bytes(data)
+    model = save_checkpoint(tmp_path / "tiny.safetensors", create_model("baseline", width=4))
+    src = Path(__file__).resolve().parents[1] / "src"
+    cmd = [sys.executable, "-m", "chromatize", "colorize", "-q", *sorted(map(str, folder.iterdir())), "-o", str(tmp_path / "out"),
+           "--model", str(model), "--render-size", "32"]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=dict(os.environ, PYTHONPATH=str(src)))
+    assert "Traceback" not in r.stderr, r.stderr
+    lines = [line for line in (r.stdout + r.stderr).splitlines() if line.strip()]
+    summary = [line for line in lines if " done, " in line]
+    failed = [line for line in lines if line.startswith("  failed: ")]
+    assert len(summary) == 1 and len(lines) == 1 + len(failed), lines
+    done, n_failed = int(summary[0].split()[0]), int(summary[0].split(", ")[-1].split()[0])
+    assert r.returncode == 1 and n_failed == len(failed) and done + n_failed == len(files)
+    bad = {"bomb_png.png", "bomb_jpg.jpg", "bomb_gif.gif", "bomb_bmp.bmp", "bomb_tif.tif", "bomb_webp.webp", "random_jpg.jpg",
+           "empty_png.png", "truncated_png.png", "corpus-png-bomb-100000x100000_png.png", "corpus-tiff16-rgb-tifffile-empty_tif.tif"}
+    assert {Path(line.split(": ")[1]).name for line in failed} == bad
+    assert all("exceeds the limit" in line for line in failed if "bomb" in line)
+    written = {p.name for p in (tmp_path / "out").iterdir()}
+    assert len(written) == done and {"1x1_png.png", "cmyk_jpg.jpg", "lab_tif.tif", "animated_gif.png", "float32-nan-inf_tif.tif",
+                                     "rgb16_tif.tif", "exif-truncated_jpg.jpg", "1x1e5_png.png"} <= written
