@@ -179,3 +179,14 @@ def test_head_of_the_page_answers(client):
     assert r.status_code == 200 and r.content == b""
     assert r.headers["content-security-policy"] == app_module.PAGE_CSP
     assert r.headers["content-type"].startswith("text/html")
+
+
+def test_serve_max_megapixels_above_pillows_guard_is_honoured(files, monkeypatch):
+    """``--max-megapixels 400`` must not be undercut by Pillow's own guard (about 179 MP)."""
+    import uvicorn
+
+    started = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.update(kw))
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", Image.MAX_IMAGE_PIXELS)
+    serve([str(files["good.safetensors"])], config=ServerConfig(max_pixels=400_000_000))
+    assert started["host"] == "127.0.0.1" and 2 * Image.MAX_IMAGE_PIXELS >= 400_000_000
