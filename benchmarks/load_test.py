@@ -149,10 +149,10 @@ def rss_bytes(pid: int) -> int:
     return 0
 
 
-def start_server(model: str, port: int, workers: int, queue: int, threads: int) -> subprocess.Popen:
+def start_server(model: str, port: int, workers: int, queue: int, threads: int, backend: str | None) -> subprocess.Popen:
     env = dict(os.environ, OMP_NUM_THREADS=str(threads))
     cmd = [sys.executable, "-m", "chromatize", "serve", "--host", HOST, "--port", str(port), "--model", model,
-           "--workers", str(workers), "--queue", str(queue)]
+           "--workers", str(workers), "--queue", str(queue), *(["--backend", backend] if backend else [])]
     return subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -191,7 +191,7 @@ def run(args: argparse.Namespace) -> dict:
         model = tiny_model(Path(tmp)) if args.model == "tiny" else args.model
         port = free_port()
         url = f"http://{HOST}:{port}"
-        proc = start_server(model, port, args.workers, args.queue, args.threads)
+        proc = start_server(model, port, args.workers, args.queue, args.threads, args.backend)
         try:
             return _drive(args, url, proc)
         finally:
@@ -278,7 +278,7 @@ def _drive(args: argparse.Namespace, url: str, proc: subprocess.Popen) -> dict:
     if any(s >= 500 and s != 503 for s in statuses) or 503 in statuses:
         problems.append(f"server errors or 503s within capacity: {statuses}")
     return {
-        "model": args.model, "workers": args.workers, "queue": args.queue, "concurrency": concurrency,
+        "model": args.model, "backend": args.backend or "serve's default", "workers": args.workers, "queue": args.queue, "concurrency": concurrency,
         "requests": len(results), "hostile": sum(p["expect"] != 200 for p in plans), "statuses": statuses,
         "seconds": elapsed, "requests_per_s": len(results) / elapsed,
         "latency_s": {"p50": percentile(latencies, 50), "p95": percentile(latencies, 95), "p99": percentile(latencies, 99)},
@@ -293,6 +293,7 @@ def _drive(args: argparse.Namespace, url: str, proc: subprocess.Popen) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="default", help="'default' (shipped), 'tiny' (random width-4 baseline) or a checkpoint path")
+    p.add_argument("--backend", default=None, help="chromatize serve --backend (default: serve's own, auto)")
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--concurrency", type=int, default=8, help="requests in flight (capped at workers + queue)")
     p.add_argument("--workers", type=int, default=2)
@@ -308,7 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     report = run(args)
     lat = report["latency_s"]
-    print(f"{report['requests']} requests ({report['hostile']} hostile), {report['concurrency']} in flight, model {report['model']}, "
+    print(f"{report['requests']} requests ({report['hostile']} hostile), {report['concurrency']} in flight, model {report['model']} "
+          f"(backend {report['backend']}), "
           f"{args.workers} workers + queue {args.queue}")
     print(f"  {report['requests_per_s']:.1f} requests/s; latency of 200s p50 {lat['p50'] * 1000:.0f} ms, "
           f"p95 {lat['p95'] * 1000:.0f} ms, p99 {lat['p99'] * 1000:.0f} ms")
