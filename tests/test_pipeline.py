@@ -5,7 +5,7 @@ from PIL import Image
 
 from chromatize import color
 from chromatize.checkpoint import save_checkpoint
-from chromatize.inference import pipeline
+from chromatize.inference import core, pipeline
 from chromatize.checkpoint import resolve_weights, weights_header
 from chromatize.inference.pipeline import Colorizer
 from chromatize.registry import create_model
@@ -42,7 +42,7 @@ def test_strips_give_the_same_result_as_one_pass(rng, monkeypatch):
     rgb = rng.random((45, 38, 3), dtype=np.float32)
     c = Colorizer(tiny(), render_size=16)
     whole = c.colorize_array(rgb)
-    monkeypatch.setattr(pipeline, "STRIP_PIXELS", 7 * 38)
+    monkeypatch.setattr(core, "STRIP_PIXELS", 7 * 38)
     assert np.abs(c.colorize_array(rgb).astype(int) - whole).max() <= 1
 
 

@@ -125,25 +125,84 @@ def l_ab_to_rgb_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Ten
     in ``[0,1]``. Y (hence Lab L) is constant along that line, and the hue (dominant wavelength) is
     kept. In-gamut pixels are unchanged. Returns sRGB ``[...,3,H,W]`` in ``[0,1]``.
     """
-    from kornia.color import linear_rgb_to_rgb, xyz_to_rgb
+    from kornia.color import linear_rgb_to_rgb
 
+    return linear_rgb_to_rgb(_keep_l_linear(L_norm, ab_norm)).clamp_(0.0, 1.0)
+
+
+def l_ab_to_srgb8_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """:func:`l_ab_to_rgb_keep_l` rounded to 8 bits: ``uint8 [...,3,H,W]``, within one level of
+    ``round(255 * l_ab_to_rgb_keep_l(...))`` (the sRGB curve is read from a 65536-entry table)."""
+    lin = _keep_l_linear(L_norm, ab_norm)
+    return _srgb8_table(lin.device).take(lin.mul_(65535.0).add_(0.5).long())
+
+
+def srgb_gray_to_l(values: torch.Tensor) -> torch.Tensor:
+    """Gray sRGB levels, ``uint8`` (0-255) or ``uint16`` (0-65535) of any shape -> normalised L (float32,
+    same shape), as :func:`rgb_to_l` gives for the gray pixel of that level (read from a table)."""
+    if values.dtype not in (torch.uint8, torch.uint16):
+        raise TypeError(f"values must be uint8 or uint16, got {values.dtype}")
+    return _gray_l_table(values.dtype, values.device).take(values.long())
+
+
+def l_to_gray_srgb(L_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised L ``[...,1,H,W]`` -> the sRGB value ``[...,1,H,W]`` in ``[0,1]`` of the gray with that L
+    (the inverse of :func:`rgb_to_l` on gray pixels)."""
+    _check_channels(L_norm, 1, "L")
+    fy = L_norm * (L_SCALE / 116.0) + ((L_CENTER + 16.0) / 116.0)
+    Y = torch.where(fy > 0.2068966, fy * fy * fy, (fy - 4.0 / 29.0) * (1.0 / 7.787)).clamp_(0.0, 1.0)
+    return torch.where(Y > 0.0031308, Y.clamp(min=0.0031308).pow(1.0 / 2.4).mul_(1.055).sub_(0.055), Y * 12.92)
+
+
+@functools.lru_cache(maxsize=8)
+def _srgb8_table(device: torch.device) -> torch.Tensor:
+    from kornia.color import linear_rgb_to_rgb
+
+    v = torch.linspace(0.0, 1.0, 65536, dtype=torch.float64).expand(3, 1, -1)
+    return (linear_rgb_to_rgb(v)[0, 0] * 255.0 + 0.5).to(torch.uint8).to(device)
+
+
+@functools.lru_cache(maxsize=8)
+def _gray_l_table(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    levels = 255 if dtype == torch.uint8 else 65535
+    v = torch.arange(levels + 1, dtype=torch.float32).div_(levels).expand(3, 1, -1)
+    return rgb_to_l(v)[0, 0].to(device)
+
+
+#: kornia's XYZ -> linear RGB matrix times the D65 white: normalised XYZ (white = 1) -> linear RGB.
+_XYZ_TO_LINEAR = (
+    (3.2404813432005266 * 0.95047, -1.5371515162713185, -0.4985363261688878 * 1.08883),
+    (-0.9692549499965682 * 0.95047, 1.8759900014898907, 0.0415559265582928 * 1.08883),
+    (0.0556466391351772 * 0.95047, -0.2040413383665112, 1.0573110696453443 * 1.08883),
+)
+
+
+def _keep_l_linear(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """Normalised L ``[...,1,H,W]`` and ab ``[...,2,H,W]`` -> gamut-mapped linear RGB ``[...,3,H,W]`` in [0,1].
+
+    Lab -> XYZ exactly as kornia's ``lab_to_rgb``, without its final clipping; written with few passes over
+    memory (in-place steps), since it runs on every pixel of a full-resolution photo.
+    """
     _check_channels(L_norm, 1, "L")
     _check_channels(ab_norm, 2, "ab")
-    # Lab -> XYZ exactly as kornia's lab_to_rgb, without its final clipping.
-    fy = (denormalize_l(L_norm) + 16.0) / 116.0
-    ab = denormalize_ab(ab_norm)
-    f = torch.cat([ab[..., :1, :, :] / 500.0 + fy, fy, (fy - ab[..., 1:, :, :] / 200.0).clamp(min=0.0)], dim=-3)
-    xyz = torch.where(f > 0.2068966, f.pow(3.0), (f - 4.0 / 29.0) / 7.787)
-    xyz = xyz * torch.tensor(_D65, dtype=xyz.dtype, device=xyz.device)[:, None, None]
-    lin = xyz_to_rgb(xyz)
+    fy = L_norm * (L_SCALE / 116.0) + ((L_CENTER + 16.0) / 116.0)
+    f = torch.cat(
+        [torch.add(fy, ab_norm[..., :1, :, :], alpha=AB_SCALE / 500.0), fy,
+         torch.sub(fy, ab_norm[..., 1:, :, :], alpha=AB_SCALE / 200.0).clamp_(min=0.0)],
+        dim=-3,
+    )
+    cube = f * f
+    cube.mul_(f)
+    xyz = torch.where(f > 0.2068966, cube, f.sub_(4.0 / 29.0).mul_(1.0 / 7.787))  # normalised: white is 1
+    lin = torch.einsum("ij,...jhw->...ihw", torch.tensor(_XYZ_TO_LINEAR, dtype=xyz.dtype, device=xyz.device), xyz)
     Y = xyz[..., 1:2, :, :].clamp(0.0, 1.0)
     # Along Y + t (lin - Y) the largest channel leaves [0,1] first at the top, the smallest at the bottom.
-    hi, lo = lin.amax(dim=-3, keepdim=True), lin.amin(dim=-3, keepdim=True)
-    one = torch.ones_like(Y)
-    t_hi = torch.where(hi > 1.0, (1.0 - Y) / (hi - Y).clamp(min=1e-12), one)
-    t_lo = torch.where(lo < 0.0, Y / (Y - lo).clamp(min=1e-12), one)
-    t = torch.minimum(t_hi, t_lo).clamp(0.0, 1.0)
-    return linear_rgb_to_rgb((Y + t * (lin - Y)).clamp(0.0, 1.0)).clamp(0.0, 1.0)
+    # Y lies between the smallest and largest channel (a positive mix of them), so both ratios are >= 1
+    # for an in-gamut pixel and the min with 1 leaves it unchanged.
+    t_hi = (1.0 - Y).div_((lin.amax(dim=-3, keepdim=True) - Y).clamp_(min=1e-12))
+    t_lo = Y.div((Y - lin.amin(dim=-3, keepdim=True)).clamp_(min=1e-12))
+    t = torch.minimum(t_hi, t_lo).clamp_(0.0, 1.0)
+    return lin.sub_(Y).mul_(t).add_(Y).clamp_(0.0, 1.0)
 
 
 #: Side of the square ab bins used by classification colorizers (Zhang et al. 2016), in Lab units.

@@ -1,95 +1,170 @@
 """The colorization pipeline: predict chroma at a render size, put it on the photo's own luminance.
 
-The network sees the photo's L resized so its long side is ``render_size`` (padded to the model's
-size multiple); its ab is resized back to full resolution (bicubic) and joined to the full-resolution
-L of the input, in strips of rows so memory stays bounded for large scans. Colours outside the sRGB
-gamut are desaturated at constant luminance, so the output's L channel is the input's up to 8-bit
-rounding.
+:class:`Colorizer` is the one front for every caller (CLI, server, evaluation, video). Its core works on
+batched tensors on its device (:mod:`chromatize.inference.core`): the photo's L at full resolution is
+reduced to the render size (long side ``render_size``), the network predicts ab there (with a mirrored
+border, padded to its size multiple), and that ab is scaled by the chroma gain and saturation, upsampled
+bicubic and joined to the full-resolution L in strips. Colours outside the sRGB gamut are desaturated at
+constant luminance, so the output's L channel is the input's up to 8-bit rounding. NumPy arrays and PIL
+images are thin adapters around it (:meth:`Colorizer.l_from_array`).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import DEFAULT_BORDER, DEFAULT_RENDER_SIZE, load_model, resolve_weights
+from chromatize.checkpoint import Readout, load_model, model_readout, resolve_weights
+from chromatize.inference import core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
-#: Pixels converted at once: bounds the working memory beyond the input and output arrays.
-STRIP_PIXELS = 1 << 19
+#: Largest render size accepted (the network's activations grow with its square).
+MAX_RENDER_SIZE = 2048
+
+
+def resolve_device(name: str | torch.device) -> torch.device:
+    """``"auto"`` (CUDA, then MPS, then CPU) or a torch device name -> a device that exists here.
+
+    Raises ``ValueError`` with one line for a malformed name or a device this install cannot use."""
+    if str(name) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"unknown device {str(name)!r} (use cpu, cuda, cuda:N, mps or auto)") from e
+    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
+                 "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
+    if device.type not in available or not available[device.type]():
+        raise ValueError(f"device {str(name)!r} is not available in this install of PyTorch (use cpu or auto)")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ValueError(f"device {str(name)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return device
 
 
 class Colorizer:
     """Colorize photographs of any size with one network.
 
-    Holds no per-request state: ``colorize`` may be called from several threads at once.
+    Holds no per-request state: every method may be called from several threads at once.
     """
 
     def __init__(
         self,
         model: nn.Module,
         *,
-        render_size: int = DEFAULT_RENDER_SIZE,
+        render_size: int | None = None,
         device: str | torch.device = "cpu",
         chroma_gain: float | None = None,
-        border: int = DEFAULT_BORDER,
+        border: int | None = None,
+        readout: Readout | None = None,
     ):
-        """``chroma_gain``: factor on the predicted chroma that ``saturation=1`` means; ``None`` takes the
-        one calibrated into the weights (header ``readout.chroma_gain``, see ``chromatize export``), else 1.
-        ``border``: pixels of mirrored context the network sees around the photo (see :meth:`predict_ab`)."""
-        self.info = model_info(model)
-        if self.info.kind != "colorizer":
+        """``model``: a registered colorizer network (or any callable taking the declared input tensors,
+        such as :class:`chromatize.inference.onnx.OnnxNetwork`, with ``readout`` given). ``render_size``,
+        ``chroma_gain`` and ``border`` default to what the weights file says (:class:`Readout`):
+        ``chroma_gain`` is the factor on the predicted chroma that ``saturation=1`` means; ``border`` the
+        pixels of mirrored context the network sees around the photo."""
+        self.info = model_info(model) if readout is None else getattr(model, "info", None)
+        if self.info is not None and self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
-        self.device = torch.device(device)
-        self.model = model.to(self.device).eval()
-        self.render_size = int(render_size)
-        if border < 0:
-            raise ValueError(f"border must be >= 0, got {border}")
-        self.border = int(border)
-        readout = getattr(model, "chromatize_checkpoint", {}).get("readout", {})
-        self.chroma_gain = float(readout.get("chroma_gain", 1.0) if chroma_gain is None else chroma_gain)
-        if not self.chroma_gain >= 0:
-            raise ValueError(f"chroma_gain must be >= 0, got {self.chroma_gain}")
+        base = model_readout(model) if readout is None else readout
+        changes = {k: v for k, v in (("render_size", render_size), ("border", border), ("chroma_gain", chroma_gain))
+                   if v is not None}
+        self.readout = Readout(**{**base.to_dict(), **changes})
+        self.device = resolve_device(device)
+        self.model = model.to(self.device).eval() if isinstance(model, nn.Module) else model
+        self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo
+
+    @property
+    def render_size(self) -> int:
+        return self.readout.render_size
+
+    @property
+    def border(self) -> int:
+        return self.readout.border
+
+    @property
+    def chroma_gain(self) -> float:
+        return self.readout.chroma_gain
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | os.PathLike = "default", **kwargs) -> "Colorizer":
         """Load a shipped model by name or any checkpoint (``.pt`` / ``.safetensors``) by path."""
         return cls(load_model(resolve_weights(name_or_path)), **kwargs)
 
-    @torch.inference_mode()
-    def predict_ab(self, L_norm: torch.Tensor) -> torch.Tensor:
-        """Normalised L ``[B,1,h,w]`` -> normalised ab ``[B,2,h,w]``.
-
-        The input is mirrored by ``border`` pixels on every side (and up to the model's size multiple), and
-        the prediction cropped back: networks make colour artefacts at image borders and corners (the
-        shipped model put a cyan spot in the top-left corner of many photos), which then fall outside.
-        """
-        m, b = self.info.size_multiple, self.border
-        h, w = L_norm.shape[-2:]
-        ph, pw = (-(h + 2 * b)) % m, (-(w + 2 * b)) % m
-        x = L_norm.to(self.device)
-        if b or ph or pw:
-            mode = "reflect" if b + ph < h and b + pw < w else "replicate"
-            x = F.pad(x, (b, b + pw, b, b + ph), mode=mode)
-        out = self.model(x)[..., b : b + h, b : b + w].float()
-        if self.info.target == "rgb":
-            out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
-        return out.cpu()
+    # ------------------------------------------------------------------ the tensor core
 
     def render_shape(self, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
         """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size``."""
         size = int(render_size or self.render_size)
-        if size < 8:
-            raise ValueError(f"render_size must be at least 8, got {size}")
-        scale = size / max(height, width)
-        return max(1, round(height * scale)), max(1, round(width * scale))
+        if size > MAX_RENDER_SIZE:
+            raise ValueError(f"render_size must be at most {MAX_RENDER_SIZE}, got {size}")
+        return core.render_shape(height, width, size)
+
+    @torch.inference_mode()
+    def predict_ab(self, L_small: torch.Tensor, extra: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Normalised L ``[B,1,h,w]`` at the render size -> the network's normalised ab ``[B,2,h,w]`` (float32,
+        on the colorizer's device, no gain applied). ``extra``: the other inputs the network declares
+        (``readout.inputs``, e.g. ``"hints"``); missing ones take their defaults (no hints)."""
+        r = self.readout
+        return core.run_network(self.model, L_small.to(self.device), inputs=r.inputs, target=r.target,
+                                border=r.border, multiple=r.size_multiple, extra=extra)
+
+    @torch.inference_mode()
+    def predict_chroma_tensor(
+        self, L: torch.Tensor, *, render_size: int | None = None, extra: dict[str, torch.Tensor] | None = None
+    ) -> torch.Tensor:
+        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised ab ``[B,2,h,w]`` at the render size."""
+        L = L.to(self.device)
+        return self.predict_ab(core.render_l(L, self.render_shape(*L.shape[-2:], render_size)), extra)
+
+    @torch.inference_mode()
+    def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
+        """Normalised L ``[B,1,H,W]`` and ab ``[B,2,h,w]`` (from :meth:`predict_chroma_tensor`) -> sRGB
+        ``uint8 [B,3,H,W]`` on the device: ab times ``saturation * chroma_gain``, upsampled, on L."""
+        if not saturation >= 0:
+            raise ValueError(f"saturation must be >= 0, got {saturation}")
+        return core.compose(L.to(self.device), ab_small, saturation * self.chroma_gain)
+
+    def colorize_tensor(
+        self, L: torch.Tensor, *, render_size: int | None = None, saturation: float = 1.0,
+        extra: dict[str, torch.Tensor] | None = None,
+    ) -> torch.Tensor:
+        """Normalised L ``[B,1,H,W]`` (frames or photos of one size) -> sRGB ``uint8 [B,3,H,W]``, one network call."""
+        ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra)
+        return self.compose_tensor(L, ab, saturation=saturation)
+
+    # ------------------------------------------------------------------ NumPy / PIL adapters
+
+    def l_from_array(self, rgb: np.ndarray) -> torch.Tensor:
+        """sRGB ``[H,W,3]`` (``uint8``, ``uint16`` or ``float32`` in ``[0,1]``; gray, toned or colour) -> its
+        normalised L ``[1,1,H,W]`` float32 on the device, converted in strips. Gray photos as read by
+        :func:`chromatize.io.load_image` (one channel seen three times) go through a table of their levels."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3:
+            raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
+        H, W = rgb.shape[:2]
+        L = torch.empty(1, 1, H, W, device=self.device)
+        gray = rgb.strides[2] == 0 and rgb.dtype in (np.uint8, np.uint16)
+        rows = core.strip_rows(W)
+        with torch.inference_mode():
+            for top in range(0, H, rows):
+                part = rgb[top : top + rows]
+                if gray:
+                    plane = _as_tensor(part[..., 0]).to(self.device)
+                    L[0, 0, top : top + rows] = color.srgb_gray_to_l(plane)
+                else:
+                    strip = torch.from_numpy(to_float32(part)).to(self.device).permute(2, 0, 1)
+                    L[0, :, top : top + rows] = color.rgb_to_l(strip)
+        return L
 
     def colorize_array(
         self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0
@@ -99,45 +174,34 @@ class Colorizer:
         ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
         keep their precision in L. ``saturation`` scales the chroma relative to the model's calibrated
         ``chroma_gain`` (0 gray, 1 as shipped, >1 more vivid); colours pushed outside the sRGB gamut are
-        desaturated at constant L. Works in strips of rows, so memory beyond the input and output is small
-        and bounded.
+        desaturated at constant L.
         """
-        return self.apply_chroma(rgb, self.predict_chroma(rgb, render_size=render_size), saturation=saturation)
+        L = self.l_from_array(rgb)
+        return _to_image_array(self.colorize_tensor(L, render_size=render_size, saturation=saturation))
+
+    def colorize_batch(
+        self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0
+    ) -> list[np.ndarray]:
+        """Like :meth:`colorize_array` for several arrays: those of one size share one network call."""
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, rgb in enumerate(images):
+            groups.setdefault(tuple(rgb.shape), []).append(i)
+        out: list[np.ndarray | None] = [None] * len(images)
+        for indices in groups.values():
+            L = torch.cat([self.l_from_array(images[i]) for i in indices])
+            rgb = self.colorize_tensor(L, render_size=render_size, saturation=saturation)
+            for k, i in enumerate(indices):
+                out[i] = _to_image_array(rgb[k : k + 1])
+        return out
 
     def predict_chroma(self, rgb: np.ndarray, *, render_size: int | None = None) -> torch.Tensor:
         """sRGB ``[H,W,3]`` -> the network's normalised ab ``[2,h,w]`` at the render size (no gain applied)."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3:
-            raise ValueError(f"expected an [H,W,3] array, got shape {rgb.shape}")
-        h, w = self.render_shape(*rgb.shape[:2], render_size)
-        gray = rgb.strides[2] == 0  # a gray photo as read by chromatize.io: one channel, seen three times
-        base = Image.fromarray(_to_uint8(rgb[..., 0] if gray else rgb), "L" if gray else "RGB")
-        small = np.asarray(
-            base.resize((w, h), Image.Resampling.BICUBIC, reducing_gap=3.0).convert("RGB"), dtype=np.float32
-        ) / 255.0
-        del base  # the full-resolution 8-bit copy is not needed while the network runs
-        L_small = color.rgb_to_l(torch.from_numpy(small).permute(2, 0, 1)[None])
-        return self.predict_ab(L_small)[0]
+        return self.predict_chroma_tensor(self.l_from_array(rgb), render_size=render_size)[0]
 
     def apply_chroma(self, rgb: np.ndarray, ab_small: torch.Tensor, *, saturation: float = 1.0) -> np.ndarray:
         """Put normalised ab ``[2,h,w]`` (from :meth:`predict_chroma`), scaled by ``saturation * chroma_gain``
         and resized bicubic, on the full-resolution L of ``rgb [H,W,3]`` -> sRGB ``uint8 [H,W,3]``."""
-        H, W = rgb.shape[:2]
-        h, w = ab_small.shape[-2:]
-        ab_scaled = color.scale_chroma(ab_small, saturation * self.chroma_gain).numpy()
-        ab_images = [Image.fromarray(np.ascontiguousarray(c), "F") for c in ab_scaled]
-        out = np.empty((H, W, 3), dtype=np.uint8)
-        for top in range(0, H, _strip_rows(W)):
-            bottom = min(H, top + _strip_rows(W))
-            # Bicubic upsampling of just this band; equal to resizing the whole ab map at once.
-            box = (0.0, top * h / H, float(w), bottom * h / H)
-            ab = np.stack(
-                [np.asarray(c.resize((W, bottom - top), Image.Resampling.BICUBIC, box=box)) for c in ab_images]
-            )
-            strip = torch.from_numpy(to_float32(rgb[top:bottom])).permute(2, 0, 1)[None]
-            L = color.rgb_to_l(strip)
-            merged = color.l_ab_to_rgb_keep_l(L, torch.from_numpy(ab)[None].clamp(-1, 1))
-            out[top:bottom] = (merged[0].permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-        return out
+        return _to_image_array(self.compose_tensor(self.l_from_array(rgb), ab_small[None], saturation=saturation))
 
     def colorize(
         self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
@@ -150,80 +214,27 @@ class Colorizer:
         return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
 
 
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Any input array -> ``uint8`` of the same shape, converted in strips (no full-size float copy)."""
-    if rgb.dtype == np.uint8:
-        return np.ascontiguousarray(rgb)
-    out = np.empty(rgb.shape, dtype=np.uint8)
-    rows = _strip_rows(rgb.shape[1])
-    for top in range(0, rgb.shape[0], rows):
-        out[top : top + rows] = to_float32(rgb[top : top + rows]) * 255.0 + 0.5
-    return out
+def _to_image_array(rgb: torch.Tensor) -> np.ndarray:
+    """sRGB ``uint8 [1,3,H,W]`` from the core (channels-last) -> NumPy ``[H,W,3]`` (no copy on the CPU)."""
+    return rgb[0].permute(1, 2, 0).contiguous().cpu().numpy()
 
 
-def _strip_rows(width: int) -> int:
-    return max(1, STRIP_PIXELS // max(1, width))
-
-
-def gray_array(rgb: np.ndarray) -> np.ndarray:
-    """sRGB ``[H,W,3]`` (any dtype :func:`colorize_array` takes) -> its gray version, ``uint8 [H,W,3]``, same L."""
-    out = np.empty(rgb.shape, dtype=np.uint8)
-    rows = _strip_rows(rgb.shape[1])
-    for top in range(0, rgb.shape[0], rows):
-        strip = torch.from_numpy(to_float32(rgb[top : top + rows])).permute(2, 0, 1)
-        out[top : top + rows] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-    return out
-
-
-def colorize(
-        self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
-    ) -> Image.Image:
-        """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.
-
-        The image is taken as it is (no EXIF rotation): :func:`chromatize.io.load_image` reads files and uploads.
-        """
-        rgb, alpha = image_to_arrays(image)
-        return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
-
-
-def _to_uint8(rgb: np.ndarray) -> np.ndarray:
-    """Any input array -> ``uint8`` of the same shape, converted in strips (no full-size float copy)."""
-    if rgb.dtype == np.uint8:
-        return np.ascontiguousarray(rgb)
-    out = np.empty(rgb.shape, dtype=np.uint8)
-    rows = _strip_rows(rgb.shape[1])
-    for top in range(0, rgb.shape[0], rows):
-        out[top : top + rows] = to_float32(rgb[top : top + rows]) * 255.0 + 0.5
-    return out
-
-
-def _strip_rows(width: int) -> int:
-    return max(1, STRIP_PIXELS // max(1, width))
+def _as_tensor(a: np.ndarray) -> torch.Tensor:
+    """A read-only view of ``a`` as a tensor (a copy where strides are negative, e.g. from a flipped file)."""
+    a = a if all(s >= 0 for s in a.strides) else np.ascontiguousarray(a)
+    with warnings.catch_warnings():  # the tensor is only read: a read-only array (from PIL) is fine
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(a)
 
 
 def gray_array(rgb: np.ndarray) -> np.ndarray:
     """sRGB ``[H,W,3]`` (any dtype :func:`colorize_array` takes) -> its gray version, ``uint8 [H,W,3]``, same L."""
     out = np.empty(rgb.shape, dtype=np.uint8)
-    rows = _strip_rows(rgb.shape[1])
+    rows = core.strip_rows(rgb.shape[1])
     for top in range(0, rgb.shape[0], rows):
         strip = torch.from_numpy(to_float32(rgb[top : top + rows])).permute(2, 0, 1)
         out[top : top + rows] = (color.rgb_to_gray(strip).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     return out
-
-
-def weights_header(path: str | os.PathLike) -> dict:
-    """The self-description of a checkpoint (arch, config, metrics...) without its tensors when possible."""
-    path = Path(path)
-    if path.suffix == ".safetensors":
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-        if "chromatize" not in meta:
-            raise ValueError(f"{path} has no chromatize header")
-        return json.loads(meta["chromatize"])
-    ckpt = read_checkpoint(path)
-    return {k: v for k, v in ckpt.items() if k not in ("model_state", "training_state", "extra_models")}
 
 
 def colorize(

@@ -1,0 +1,123 @@
+"""The tensor core of colorization: normalised L in, sRGB out, batched, every step on one device.
+
+Shapes and ranges: L is normalised (``[-1,1]``, see :mod:`chromatize.color`) ``[B,1,H,W]`` float at the
+photo's full resolution; ab is normalised ``[B,2,h,w]`` at the render size; the result is sRGB
+``uint8 [B,3,H,W]`` (a view of a channels-last buffer, so ``out[0].permute(1, 2, 0)`` is a contiguous
+``[H,W,3]`` image). Full-resolution work goes in strips of rows, so memory beyond the L input and the
+output stays bounded however large the photo is.
+
+Resizing is PIL's antialiased bicubic filter, as ``F.interpolate(..., antialias=True)`` implements it, done
+one axis at a time (the filter is separable) so the full-size axis is only ever touched strip by strip.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from chromatize import color
+
+#: Full-resolution pixels processed at once: bounds the working memory beyond the input and output.
+STRIP_PIXELS = 1 << 17
+
+
+def strip_rows(width: int) -> int:
+    """Rows of a ``width``-pixel image that make one strip of about :data:`STRIP_PIXELS` pixels."""
+    return max(1, STRIP_PIXELS // max(1, width))
+
+
+def render_shape(height: int, width: int, render_size: int) -> tuple[int, int]:
+    """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size`` (at least 8)."""
+    if render_size < 8:
+        raise ValueError(f"render_size must be at least 8, got {render_size}")
+    scale = render_size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def _resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    return F.interpolate(x, size=size, mode="bicubic", antialias=True, align_corners=False)
+
+
+def render_l(L: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Full-resolution L ``[B,1,H,W]`` -> L at the render size ``[B,1,h,w]``, as the network was trained to see it.
+
+    The photo is resized as an 8-bit gray sRGB image, the way training data and earlier versions resized
+    it (PIL's two passes, width then height, each rounded to 8-bit levels), then turned back into L. The
+    width is reduced strip by strip, so there is no full-size temporary.
+    """
+    H, W = L.shape[-2:]
+    h, w = size
+    rows = strip_rows(W)
+    levels = [_resize_levels(_gray_levels(L[..., t : t + rows, :]), (min(rows, H - t), w)) for t in range(0, H, rows)]
+    small = _resize_levels(torch.cat(levels, dim=-2), (h, w))
+    return color.srgb_gray_to_l(small.to(torch.uint8))
+
+
+def _gray_levels(L: torch.Tensor) -> torch.Tensor:
+    return color.l_to_gray_srgb(L).mul_(255.0).round_()
+
+
+def _resize_levels(levels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(levels.shape[-2:]) == tuple(size):
+        return levels
+    return _resize(levels, size).add_(0.5).floor_().clamp_(0.0, 255.0)  # rounded as PIL does
+
+
+def pad_inputs(inputs: list[torch.Tensor], border: int, multiple: int) -> tuple[list[torch.Tensor], int]:
+    """Add ``border`` pixels on every side of each input (and up to ``multiple``): L is mirrored, other
+    inputs (hints) are padded with zeros, so no hint is copied into the border. Returns them and ``border``."""
+    h, w = inputs[0].shape[-2:]
+    ph, pw = (-(h + 2 * border)) % multiple, (-(w + 2 * border)) % multiple
+    if not (border or ph or pw):
+        return inputs, border
+    pad = (border, border + pw, border, border + ph)
+    mode = "reflect" if border + ph < h and border + pw < w else "replicate"
+    return [F.pad(inputs[0], pad, mode=mode), *(F.pad(x, pad) for x in inputs[1:])], border
+
+
+def default_input(name: str, L: torch.Tensor) -> torch.Tensor:
+    """The value of a declared input nobody gave, for ``L [B,1,h,w]``: no hints is all zeros ``[B,3,h,w]``."""
+    if name == "hints":
+        return L.new_zeros(L.shape[0], 3, *L.shape[-2:])
+    raise ValueError(f"the network needs input {name!r}, which was not given")
+
+
+def run_network(
+    model: nn.Module, L_small: torch.Tensor, *, inputs: tuple[str, ...], target: str, border: int,
+    multiple: int, extra: dict[str, torch.Tensor] | None = None,
+) -> torch.Tensor:
+    """Normalised L ``[B,1,h,w]`` (+ the other ``inputs`` the network declares, from ``extra`` or their
+    defaults) -> normalised ab ``[B,2,h,w]`` float32, on L's device.
+
+    The inputs are mirrored by ``border`` pixels (and padded to ``multiple``) and the prediction is cropped
+    back: networks make colour artefacts at image borders and corners, which then fall outside.
+    """
+    h, w = L_small.shape[-2:]
+    given = {"L": L_small, **(extra or {})}
+    tensors = [given[n] if n in given else default_input(n, L_small) for n in inputs]
+    padded, b = pad_inputs(tensors, border, multiple)
+    out = model(*padded)[..., b : b + h, b : b + w].float()
+    if target == "rgb":
+        out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
+    return out
+
+
+def compose(L: torch.Tensor, ab_small: torch.Tensor, gain: float) -> torch.Tensor:
+    """Put normalised ab ``[B,2,h,w]``, scaled by ``gain`` (clipped to ``[-1,1]``) and upsampled, on the
+    full-resolution L ``[B,1,H,W]`` -> sRGB ``uint8 [B,3,H,W]``.
+
+    Out-of-gamut colours are desaturated at constant L (:func:`chromatize.color.l_ab_to_srgb8_keep_l`), so
+    the output's L is the input's up to 8-bit rounding.
+    """
+    B, _, H, W = L.shape
+    ab_tall = _resize(color.scale_chroma(ab_small.to(L.device, torch.float32), gain), (H, ab_small.shape[-1]))
+    out = torch.empty(B, H, W, 3, dtype=torch.uint8, device=L.device)
+    rows = strip_rows(W)
+    for top in range(0, H, rows):
+        bottom = min(H, top + rows)
+        ab = _resize(ab_tall[..., top:bottom, :], (bottom - top, W)).clamp_(-1.0, 1.0)
+        out[:, top:bottom].copy_(color.l_ab_to_srgb8_keep_l(L[..., top:bottom, :], ab).permute(0, 2, 3, 1))
+    return out.permute(0, 3, 1, 2)
