@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -31,6 +32,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
     p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="do shard I of N of the files (0 <= I < N; by relative path) and write its JSON summary; "
+                        "default under torchrun or with RANK/WORLD_SIZE set: RANK/WORLD_SIZE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -39,21 +43,30 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from chromatize.inference.batch import colorize_files
+    from chromatize.inference.shard import parse_shard, shard_from_env, summary_path, write_summary
 
     # --max-pixels is the limit here; Pillow's warning above half its hard limit would only be noise.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
     try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+        device = args.device
+        if device == "cuda" and shard is not None and "LOCAL_RANK" in os.environ:  # one GPU per process
+            device = f"cuda:{os.environ['LOCAL_RANK']}"
         result = colorize_files(
             args.inputs, args.output,
-            model=args.model, device=args.device,
+            model=args.model, device=device,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
+            shard=shard,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)
         return 2
+    if shard is not None:
+        path = write_summary(summary_path(args.output, args.inputs, *shard), result, *shard)
+        print(f"shard {shard[0]}/{shard[1]}: summary in {path}")
     for src, dst in result.done if len(result.done) <= 1 else []:
         print(f"{src} -> {dst}")
     print(result.summary(), file=sys.stderr if result.failed else sys.stdout)

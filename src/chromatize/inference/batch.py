@@ -113,11 +113,13 @@ def colorize_files(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     quality: int = 95,
     progress: bool = True,
+    shard: tuple[int, int] | None = None,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
+    ``shard=(I, N)`` does only shard I of N of the files (:func:`chromatize.inference.shard.shard_pairs`).
     """
     from tqdm import tqdm
 
@@ -128,9 +130,15 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    all_inputs = [src for src, _ in pairs]
+    if shard is not None:
+        from chromatize.inference.shard import shard_pairs
+
+        pairs = shard_pairs(pairs, *shard)
+        if not pairs:  # more shards than files: nothing to do here
+            return BatchResult()
     colorizer = model if isinstance(model, Colorizer) else Colorizer.from_pretrained(model or "default", device=device)
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    all_inputs = [src for src, _ in pairs]
     result = BatchResult()
     bar = tqdm(pairs, unit="image", disable=not progress or len(pairs) < 2)
     for src, dst in bar:
