@@ -75,7 +75,7 @@ def test_more_shards_than_files_and_bad_shards(archive, model, tmp_path, capsys)
     assert colorize(archive / "a.png", "-o", tmp_path / "out", "--model", model, "--shard", "5/8") == 0
     assert summary(tmp_path / "out", 5, 8)["done"] == 0 and not list((tmp_path / "out").glob("*.png"))
     for bad in ("3/3", "x/2", "1", "-1/2"):
-        assert colorize(archive, "--model", model, "--shard", bad) == 2
+        assert colorize(archive, "--model", model, f"--shard={bad}") == 2
         err = capsys.readouterr().err
         assert "--shard must be I/N" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
