@@ -443,7 +443,6 @@ class Trainer:
         """Train until ``total_steps`` (or the time budget); returns the run's :class:`TrainResult`."""
         from tqdm import tqdm
 
-        self._info(self.describe())
         if self.resumed:
             self._info(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch + 1})")
         with _deferred_interrupts() as flag:
@@ -511,6 +510,8 @@ def train(
         if path is not None and ((path / "last.pt").exists() or (path / "config.yaml").exists()):
             raise FileExistsError(f"{path} already holds a run; continue it with --resume {path} or pick a new --run-dir")
     ranks = setup(cfg.device)
+    if not ranks.main:  # under torchrun, rank 0 speaks for the run
+        logging.getLogger("chromatize").setLevel(logging.WARNING)
     try:
         trainer = Trainer(cfg, path, ranks)  # loads the data first: a bad folder fails before any directory is made
         if path is None:
@@ -520,6 +521,7 @@ def train(
             path.mkdir(parents=True, exist_ok=True)
             rundir.remove_partial_files(path)
             atomic_write_text(path / "config.yaml", dump_config(cfg))
+        trainer._info(trainer.describe())  # the run's first line
         if resume is not None and (path / "last.pt").exists():
             trainer.load(path / "last.pt")
         else:
