@@ -28,14 +28,20 @@ def bare_loop(cfg, steps: int) -> dict[str, float]:
 
     from chromatize.data.dataset import folder_datasets
     from chromatize.train.tasks import create_task
-    from chromatize.train.trainer import build_optimizer
+    from chromatize.train.trainer import _matches, build_optimizer
 
     torch.manual_seed(cfg.seed)
     train_ds, _ = folder_datasets(cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, cache_size=cfg.cache_size,
                                   cache_dir=cfg.cache_dir, augment_cfg=cfg.augment, progress=False)
     task = create_task(cfg, torch.device("cpu"))
     model, criterion = task.model.train(), task.criterion
-    opt = build_optimizer(cfg, list(model.named_parameters()), [])
+    frozen = cfg.freeze if cfg.freeze_epochs > 0 else []  # as the trainer's first epochs: no grad, BatchNorm in eval
+    for name, param in model.named_parameters():
+        param.requires_grad_(not _matches(name, frozen))
+    for name, module in model.named_modules():
+        if _matches(name, frozen):
+            module.eval()
+    opt = build_optimizer(cfg, list(model.named_parameters()), cfg.freeze)
     sampler = RandomSampler(train_ds, replacement=True, num_samples=cfg.batch_size * (steps + 2))
     loader = iter(DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler))
     parts = defaultdict(float)
@@ -115,7 +121,8 @@ def main() -> None:
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
-        write_synthetic_folder(f"{tmp}/photos", args.photos, 160)
+        probe = load_config(args.config, [f"data={tmp}/photos", *args.overrides])
+        write_synthetic_folder(f"{tmp}/photos", args.photos, max(160, probe.cache_size or probe.image_size * 5 // 4))
         base = [f"data={tmp}/photos", f"cache_dir={tmp}/cache", "progress=false", f"threads={args.threads}",
                 f"epochs={args.epochs}", "val_data=", "init_from=", "max_minutes=0", "checkpoint_every=0", *args.overrides]
         cfg = load_config(args.config, base)

@@ -141,14 +141,15 @@ class Trainer:
         if cfg.sync_bn and world > 1 and self.device.type != "cuda":
             raise ValueError("sync_bn needs CUDA (torch's SyncBatchNorm has no CPU kernel); set sync_bn=false")
         torch.manual_seed(cfg.seed)
-        if not self.ranks.main:
-            self.ranks.barrier()  # rank 0 builds the cache first; the others then open it
+        leader = self.ranks.local == 0  # one process per machine builds the cache (atomic files), then the rest open it
+        if not leader:
+            self.ranks.barrier()
         self.train_ds, self.val_ds = folder_datasets(
             cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, cache_size=cfg.cache_size,
             cache_dir=cfg.cache_dir or None, augment_cfg=cfg.augment, progress=cfg.progress and self.ranks.main,
             val_root=cfg.val_data or None,
         )
-        if self.ranks.main:
+        if leader:
             self.ranks.barrier()
         n = len(self.train_ds)
         self.batch_size = min(cfg.batch_size, n)
