@@ -168,3 +168,29 @@ def test_device_auto_prefers_cuda_then_mps_then_cpu(monkeypatch):
     monkeypatch.setenv("RANK", "2")
     with pytest.raises(ValueError, match=r"RANK=2 must be in \[0, WORLD_SIZE=2\)"):
         distributed.env_world()
+
+
+def test_sigterm_to_one_rank_stops_both_at_the_same_step_and_rank_0_saves(photos, tmp_path):
+    run = tmp_path / "run"
+    proc = torchrun(photos, tmp_path, str(ROOT / "configs" / "baseline.yaml"), "--run-dir", str(run),
+                    overrides=tiny(photos, tmp_path, "batch_size=4", "epochs=500"))
+    deadline = time.time() + 180
+    while not (run / "last.pt").exists():
+        assert proc.poll() is None and time.time() < deadline, proc.communicate()[0][-3000:]
+        time.sleep(0.1)
+    os.kill(descendants(proc.pid)[-1], signal.SIGTERM)  # one rank only, as a preempted process would get
+    out, _ = proc.communicate(timeout=120)
+    step = read_checkpoint(run / "last.pt")["training_state"]["step"]
+    assert f"interrupted at step {step}; saved" in out and 0 < step < 500
+    assert len(read_metrics(run)) <= step
+
+
+def test_max_minutes_under_torchrun_ends_every_rank_cleanly(photos, tmp_path):
+    run = tmp_path / "run"
+    proc = torchrun(photos, tmp_path, str(ROOT / "configs" / "baseline.yaml"), "--run-dir", str(run),
+                    overrides=tiny(photos, tmp_path, "batch_size=4", "epochs=5000", "max_minutes=0.02", "samples=0"))
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode == 0, out[-3000:]
+    history = read_metrics(run)
+    assert 0 < history[-1]["step"] < 5000 and history[-1]["train_seconds"] >= 1.0
+    assert read_checkpoint(run / "last.pt")["training_state"]["step"] == history[-1]["step"]

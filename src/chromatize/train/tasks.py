@@ -37,6 +37,7 @@ class Task:
         if cfg.target != "lab":
             kwargs["target"] = cfg.target
         self.modules: dict[str, nn.Module] = {"model": self._place(create_model(cfg.model.name, **kwargs))}
+        self._nets: dict[str, nn.Module] = {}  # training views as the trainer wrapped them (see wrap)
 
     @property
     def model(self) -> nn.Module:
@@ -53,7 +54,7 @@ class Task:
 
     def net(self, key: str = "model") -> nn.Module:
         """What a training step runs for network ``key``: its (possibly wrapped) training view."""
-        if getattr(self, "_nets", None) is None or key not in self._nets:
+        if key not in self._nets:
             self.wrap(lambda module: module)
         return self._nets[key]
 
