@@ -31,7 +31,7 @@ def test_stored_chroma_gain_equals_that_saturation(tmp_path, rng):
     ckpt = save_checkpoint(tmp_path / "m.pt", tiny())
     out = export_weights(ckpt, tmp_path / "m.safetensors", chroma_gain=1.7)
     with safe_open(str(out), framework="pt") as f:
-        assert json.loads(f.metadata()["chromatize"])["readout"] == {"chroma_gain": 1.7}
+        assert json.loads(f.metadata()["chromatize"])["readout"] == {"chroma_gain": 1.7, "render_size": 256, "border": 32}
     rgb = np.repeat(rng.random((24, 30, 1), dtype=np.float32), 3, axis=2)
     gained = Colorizer.from_pretrained(out, render_size=16)
     plain = Colorizer.from_pretrained(ckpt, render_size=16)

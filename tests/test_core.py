@@ -18,7 +18,7 @@ needs_default = pytest.mark.skipif("default" not in shipped_weights(), reason="n
 
 @pytest.fixture(scope="module")
 def shipped():
-    new = Colorizer.from_pretrained("default")
+    new = Colorizer.from_pretrained("default", backend="torch")
     old = LegacyColorizer(new.model, render_size=256, border=32, chroma_gain=new.chroma_gain)
     return new, lambda rgb: old.apply_chroma(rgb, old.predict_chroma(rgb))
 

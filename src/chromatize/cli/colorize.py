@@ -31,7 +31,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="torch device (default: %(default)s)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
+                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
+                        "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="photos colorized at once (on a CPU, N up to its cores, each on one thread, "
+                        "is fastest for folders; default: %(default)s)")
     p.add_argument("--shard", metavar="I/N",
                    help="do shard I of N of the files (0 <= I < N; by relative path) and write its JSON summary; "
                         "default under torchrun or with RANK/WORLD_SIZE set: RANK/WORLD_SIZE")
@@ -49,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
+    if args.workers < 1:
+        print(f"chromatize colorize: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        import torch
+
+        torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
     try:
         shard = parse_shard(args.shard) if args.shard else shard_from_env()
         device = args.device
@@ -56,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
             device = f"cuda:{os.environ['LOCAL_RANK']}"
         result = colorize_files(
             args.inputs, args.output,
-            model=args.model, device=device,
+            model=args.model, device=device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
-            shard=shard,
+            workers=args.workers, shard=shard,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)

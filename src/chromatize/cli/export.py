@@ -1,4 +1,4 @@
-"""``chromatize export CHECKPOINT.pt OUT.safetensors [--half] [--chroma-gain G]``: shipping weights from a training checkpoint."""
+"""``chromatize export MODEL OUT``: shipping weights (.safetensors, optionally fp16) or an ONNX model (.onnx)."""
 
 from __future__ import annotations
 
@@ -7,23 +7,46 @@ import sys
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="write a checkpoint's colorizer as .safetensors (optionally fp16)")
-    p.add_argument("checkpoint", help="training checkpoint (.pt) or .safetensors")
-    p.add_argument("out", help="output .safetensors path")
-    p.add_argument("--half", action="store_true", help="store weights as float16 (half the size)")
+    p = sub.add_parser(
+        "export",
+        help="write a model as shipping .safetensors weights or as ONNX",
+        description="Write the colorizer of MODEL (a training checkpoint, .safetensors weights or a shipped name "
+        "such as 'default') to OUT: .safetensors weights (optionally fp16) or an .onnx model with dynamic batch, "
+        "height and width for ONNX Runtime. The settings given are recorded in the file.",
+    )
+    p.add_argument("model", metavar="MODEL", help="checkpoint (.pt / .safetensors) or shipped model name")
+    p.add_argument("out", metavar="OUT", help="output path: .safetensors or .onnx")
+    p.add_argument("--half", action="store_true", help="store weights as float16 (half the size; .safetensors only)")
     p.add_argument("--chroma-gain", type=float, default=None, metavar="G",
                    help="record a calibrated chroma gain: colorizing multiplies predicted chroma by G "
                         "(find G with scripts/calibrate_chroma.py)")
+    p.add_argument("--render-size", type=int, default=None, metavar="N",
+                   help="record the long side at which the network should see photos")
+    p.add_argument("--border", type=int, default=None, metavar="N",
+                   help="record the mirrored border, in pixels, the network sees around a photo")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from chromatize.checkpoint import resolve_weights
     from chromatize.train.export import export_weights
 
+    settings = {"chroma_gain": args.chroma_gain, "render_size": args.render_size, "border": args.border}
     try:
-        path = export_weights(args.checkpoint, args.out, half=args.half, chroma_gain=args.chroma_gain)
+        if Path(args.out).suffix == ".onnx":
+            from chromatize.inference.onnx import export_onnx
+
+            if args.half:
+                raise ValueError("--half applies to .safetensors exports only")
+            if Path(args.out).resolve() == resolve_weights(args.model).resolve():
+                raise ValueError("export would overwrite its input; choose another output path")
+            path = export_onnx(args.model, args.out, **settings)
+        else:
+            path = export_weights(resolve_weights(args.model), args.out, half=args.half, **settings)
     except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"chromatize export: error: {e}", file=sys.stderr)
         return 1
     print(f"wrote {path} ({path.stat().st_size / 1e6:.2f} MB)")
     return 0

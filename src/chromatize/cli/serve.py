@@ -28,6 +28,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"largest upload in MiB (default {_DEFAULTS.max_upload_bytes / 2**20:g})")
     p.add_argument("--max-megapixels", type=float, default=_DEFAULTS.max_pixels / 1e6,
                    help=f"largest image in megapixels (default {_DEFAULTS.max_pixels / 1e6:g})")
+    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default=_DEFAULTS.backend,
+                   help="run models with PyTorch or ONNX Runtime (default auto: ONNX Runtime when installed, it is faster on CPU)")
     p.set_defaults(func=run)
 
 
@@ -43,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
             queue_limit=args.queue,
             max_upload_bytes=int(args.max_upload_mb * 2**20),
             max_pixels=int(args.max_megapixels * 1e6),
+            backend=args.backend,
         )
         serve(args.model, host=args.host, port=args.port, config=config)
     except (FileNotFoundError, ValueError) as e:

@@ -7,6 +7,8 @@ atomically and existing ones are kept unless ``overwrite``.
 from __future__ import annotations
 
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +107,7 @@ def colorize_files(
     *,
     model=None,
     device: str = "cpu",
+    backend: str = "auto",
     render_size: int | None = None,
     saturation: float = 1.0,
     compare: bool = False,
@@ -113,14 +116,22 @@ def colorize_files(
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     quality: int = 95,
     progress: bool = True,
+    overlap: bool = True,
+    workers: int = 1,
     shard: tuple[int, int] | None = None,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
+    ``overlap``: decode the next photos and encode finished ones in background threads while the network
+    runs, ``workers`` photos colorized at once (at most ``workers`` + :data:`READ_AHEAD` +
+    :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
+    on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
     ``shard=(I, N)`` does only shard I of N of the files (:func:`chromatize.inference.shard.shard_pairs`).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     from tqdm import tqdm
 
     from chromatize.inference.pipeline import Colorizer, gray_array
@@ -137,32 +148,110 @@ def colorize_files(
         pairs = shard_pairs(pairs, *shard)
         if not pairs:  # more shards than files: nothing to do here
             return BatchResult()
-    colorizer = model if isinstance(model, Colorizer) else Colorizer.from_pretrained(model or "default", device=device)
+    colorizer = (model if isinstance(model, Colorizer)
+                 else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    result = BatchResult()
-    bar = tqdm(pairs, unit="image", disable=not progress or len(pairs) < 2)
-    for src, dst in bar:
-        bar.set_postfix_str(src.name)
+    outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
+    todo = []
+    for i, (src, dst) in enumerate(pairs):
         if any(os.path.abspath(dst) == os.path.abspath(s) for s in all_inputs):
-            result.failed.append((src, f"output {dst} would overwrite an input"))
-            continue
-        if dst.exists() and not overwrite:
-            result.skipped.append((src, dst))
-            continue
+            outcome[i] = ("failed", f"output {dst} would overwrite an input")
+        elif dst.exists() and not overwrite:
+            outcome[i] = ("skipped", None)
+        else:
+            todo.append(i)
+
+    def read(i: int):
+        return load_image(pairs[i][0], max_pixels=max_pixels)
+
+    def write(i: int, loaded, colour) -> None:
+        image = from_rgb_array(colour, loaded.alpha)
+        if compare:
+            image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
+        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
+
+    def colorize(pending: Future):
+        loaded = pending.result()
+        return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation)
+
+    def finish(i: int, pending: Future) -> None:
+        write(i, *pending.result())
+
+    bar = tqdm(total=len(todo), unit="image", disable=not progress or len(todo) < 2)
+    in_flight: deque = deque()
+
+    def settle(i: int, done: Future) -> None:
         try:
-            loaded = load_image(src, max_pixels=max_pixels)
-            image = from_rgb_array(
-                colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation), loaded.alpha
-            )
-            if compare:
-                image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
-            del loaded  # free the input before encoding the output
-            save_image(image, dst, quality=quality, overwrite=overwrite, protect=all_inputs)
-        except (ImageReadError, OSError, ValueError) as e:
-            result.failed.append((src, e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"))
-            continue
-        result.done.append((src, dst))
+            done.result()
+        except _FILE_ERRORS as e:
+            outcome[i] = ("failed", _reason(e))
+        bar.set_postfix_str(pairs[i][0].name)
+        bar.update(1)
+
+    with _Stages(overlap, workers) as stages:
+        for i in todo:
+            # Each stage waits for the one before through its future: reads run ahead, writes behind.
+            computed = stages.compute(colorize, stages.read(read, i))
+            in_flight.append((i, stages.write(finish, i, computed)))
+            while len(in_flight) > workers + READ_AHEAD + WRITE_BEHIND:
+                settle(*in_flight.popleft())
+        while in_flight:
+            settle(*in_flight.popleft())
+    bar.close()
+    result = BatchResult()
+    for (src, dst), (status, reason) in zip(pairs, outcome):
+        if status == "failed":
+            result.failed.append((src, reason))
+        else:
+            getattr(result, status).append((src, dst))
     return result
+
+
+#: Photos decoded ahead of the network, and finished ones waiting to be encoded, when overlapping.
+READ_AHEAD = 2
+WRITE_BEHIND = 2
+_FILE_ERRORS = (ImageReadError, OSError, ValueError)
+
+
+def _reason(e: Exception) -> str:
+    return e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"
+
+
+class _Stages:
+    """Where reading, colorizing and writing run: background threads (``overlap``; one reader, ``workers``
+    colorizing, one writer), or inline, one photo after the other."""
+
+    def __init__(self, overlap: bool, workers: int):
+        self.overlap, self.workers = overlap, workers
+
+    def __enter__(self) -> "_Stages":
+        if self.overlap:
+            self._pools = [ThreadPoolExecutor(n, thread_name_prefix=f"chromatize-{name}")
+                           for name, n in (("read", 1), ("colorize", self.workers), ("write", 1))]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.overlap:  # an interrupt drops queued work; writes in progress finish (each one is atomic)
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
+
+    def read(self, fn, *args) -> Future:
+        return self._pools[0].submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+    def compute(self, fn, *args) -> Future:
+        return self._pools[1].submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+    def write(self, fn, *args) -> Future:
+        return self._pools[2].submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+
+def _run_now(fn, *args) -> Future:
+    future: Future = Future()
+    try:
+        future.set_result(fn(*args))
+    except BaseException as e:  # handed to whoever asks for the result, like an executor does
+        future.set_exception(e)
+    return future
 
 
 def _is_result_of(path: Path, stems: set[tuple[Path, str]]) -> bool:

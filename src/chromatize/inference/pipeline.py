@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -26,6 +27,11 @@ from chromatize.inference import core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
+if TYPE_CHECKING:
+    from chromatize.inference.onnx import OnnxNetwork
+
+#: Ways to run the network; ``auto`` picks ONNX Runtime on the CPU when it is installed.
+BACKENDS = ("auto", "torch", "onnx")
 #: Largest render size accepted (the network's activations grow with its square).
 MAX_RENDER_SIZE = 2048
 
@@ -60,28 +66,28 @@ class Colorizer:
 
     def __init__(
         self,
-        model: nn.Module,
+        model: "nn.Module | OnnxNetwork",
         *,
         render_size: int | None = None,
         device: str | torch.device = "cpu",
         chroma_gain: float | None = None,
         border: int | None = None,
-        readout: Readout | None = None,
     ):
-        """``model``: a registered colorizer network (or any callable taking the declared input tensors,
-        such as :class:`chromatize.inference.onnx.OnnxNetwork`, with ``readout`` given). ``render_size``,
-        ``chroma_gain`` and ``border`` default to what the weights file says (:class:`Readout`):
-        ``chroma_gain`` is the factor on the predicted chroma that ``saturation=1`` means; ``border`` the
-        pixels of mirrored context the network sees around the photo."""
-        self.info = model_info(model) if readout is None else getattr(model, "info", None)
-        if self.info is not None and self.info.kind != "colorizer":
+        """``model``: a registered colorizer network, or an :class:`chromatize.inference.onnx.OnnxNetwork`.
+        ``render_size``, ``chroma_gain`` and ``border`` default to what its weights file says
+        (:class:`chromatize.checkpoint.Readout`): ``chroma_gain`` is the factor on the predicted chroma that
+        ``saturation=1`` means; ``border`` the pixels of mirrored context the network sees around the photo."""
+        if isinstance(model, nn.Module):
+            self.info, base = model_info(model), model_readout(model)
+        else:  # an exported network describes itself
+            self.info, base = model.info, model.readout
+        if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
-        base = model_readout(model) if readout is None else readout
         changes = {k: v for k, v in (("render_size", render_size), ("border", border), ("chroma_gain", chroma_gain))
                    if v is not None}
         self.readout = Readout(**{**base.to_dict(), **changes})
         self.device = resolve_device(device)
-        self.model = model.to(self.device).eval() if isinstance(model, nn.Module) else model
+        self.model = model.to(self.device).eval()
         self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo
 
     @property
@@ -97,9 +103,28 @@ class Colorizer:
         return self.readout.chroma_gain
 
     @classmethod
-    def from_pretrained(cls, name_or_path: str | os.PathLike = "default", **kwargs) -> "Colorizer":
-        """Load a shipped model by name or any checkpoint (``.pt`` / ``.safetensors``) by path."""
-        return cls(load_model(resolve_weights(name_or_path)), **kwargs)
+    def from_pretrained(
+        cls, name_or_path: str | os.PathLike = "default", *, backend: str = "auto", **kwargs
+    ) -> "Colorizer":
+        """Load a shipped model by name, a checkpoint (``.pt`` / ``.safetensors``) or an ``.onnx`` export by path.
+
+        ``backend``: ``"torch"``, ``"onnx"`` (ONNX Runtime; a checkpoint is exported once to a cache) or
+        ``"auto"``: ONNX Runtime on the CPU when the ``[onnx]`` extra is installed (it is the faster one, see
+        ``benchmarks/bench_core.py``), else PyTorch. An ``.onnx`` file always runs on ONNX Runtime.
+        """
+        from chromatize.inference import onnx
+
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        path = resolve_weights(name_or_path)
+        if path.suffix == ".onnx" and backend == "torch":
+            raise ValueError(f"{path} is an ONNX file: it runs with backend onnx (or auto)")
+        device = resolve_device(kwargs.pop("device", "cpu"))
+        if backend == "auto":
+            backend = "onnx" if path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available()) else "torch"
+        if backend == "onnx":
+            return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)
+        return cls(load_model(path), device=device, **kwargs)
 
     # ------------------------------------------------------------------ the tensor core
 
@@ -121,11 +146,16 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_chroma_tensor(
-        self, L: torch.Tensor, *, render_size: int | None = None, extra: dict[str, torch.Tensor] | None = None
+        self, L: torch.Tensor, *, render_size: int | None = None, extra: dict[str, torch.Tensor] | None = None,
+        levels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised ab ``[B,2,h,w]`` at the render size."""
+        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised ab ``[B,2,h,w]`` at the render size.
+
+        ``levels``: the photo as 8-bit gray levels, ``uint8 [B,1,H,W]``, when the caller has them (saves
+        computing them from L; see :func:`chromatize.inference.core.render_l`)."""
         L = L.to(self.device)
-        return self.predict_ab(core.render_l(L, self.render_shape(*L.shape[-2:], render_size)), extra)
+        size = self.render_shape(*L.shape[-2:], render_size)
+        return self.predict_ab(core.render_l(L, size, None if levels is None else levels.to(self.device)), extra)
 
     @torch.inference_mode()
     def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
@@ -137,10 +167,10 @@ class Colorizer:
 
     def colorize_tensor(
         self, L: torch.Tensor, *, render_size: int | None = None, saturation: float = 1.0,
-        extra: dict[str, torch.Tensor] | None = None,
+        extra: dict[str, torch.Tensor] | None = None, levels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Normalised L ``[B,1,H,W]`` (frames or photos of one size) -> sRGB ``uint8 [B,3,H,W]``, one network call."""
-        ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra)
+        ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra, levels=levels)
         return self.compose_tensor(L, ab, saturation=saturation)
 
     # ------------------------------------------------------------------ NumPy / PIL adapters
@@ -177,7 +207,8 @@ class Colorizer:
         desaturated at constant L.
         """
         L = self.l_from_array(rgb)
-        return _to_image_array(self.colorize_tensor(L, render_size=render_size, saturation=saturation))
+        rgb8 = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=_gray_levels(rgb))
+        return _to_image_array(rgb8)
 
     def colorize_batch(
         self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0
@@ -189,14 +220,16 @@ class Colorizer:
         out: list[np.ndarray | None] = [None] * len(images)
         for indices in groups.values():
             L = torch.cat([self.l_from_array(images[i]) for i in indices])
-            rgb = self.colorize_tensor(L, render_size=render_size, saturation=saturation)
+            levels = [_gray_levels(images[i]) for i in indices]
+            levels = torch.cat(levels) if all(v is not None for v in levels) else None
+            rgb = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=levels)
             for k, i in enumerate(indices):
                 out[i] = _to_image_array(rgb[k : k + 1])
         return out
 
     def predict_chroma(self, rgb: np.ndarray, *, render_size: int | None = None) -> torch.Tensor:
         """sRGB ``[H,W,3]`` -> the network's normalised ab ``[2,h,w]`` at the render size (no gain applied)."""
-        return self.predict_chroma_tensor(self.l_from_array(rgb), render_size=render_size)[0]
+        return self.predict_chroma_tensor(self.l_from_array(rgb), render_size=render_size, levels=_gray_levels(rgb))[0]
 
     def apply_chroma(self, rgb: np.ndarray, ab_small: torch.Tensor, *, saturation: float = 1.0) -> np.ndarray:
         """Put normalised ab ``[2,h,w]`` (from :meth:`predict_chroma`), scaled by ``saturation * chroma_gain``
@@ -212,6 +245,14 @@ class Colorizer:
         """
         rgb, alpha = image_to_arrays(image)
         return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+
+
+def _gray_levels(rgb: np.ndarray) -> torch.Tensor | None:
+    """A gray 8-bit photo as read by :func:`chromatize.io.load_image` (one channel seen three times) -> its
+    levels ``uint8 [1,1,H,W]`` (a view, no copy); None for other arrays (the core derives them from L)."""
+    if rgb.ndim == 3 and rgb.strides[2] == 0 and rgb.dtype == np.uint8:
+        return _as_tensor(rgb[..., 0])[None, None]
+    return None
 
 
 def _to_image_array(rgb: torch.Tensor) -> np.ndarray:

@@ -57,7 +57,7 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
     Model files are loaded on first use, once. ``config`` sets the limits (see :class:`ServerConfig`).
     """
     config = config or ServerConfig()
-    store = models if isinstance(models, ModelStore) else ModelStore(models, default=default_model)
+    store = models if isinstance(models, ModelStore) else ModelStore(models, default=default_model, backend=config.backend)
     pool = InferencePool(config.workers, config.queue_limit)
 
     @contextlib.asynccontextmanager

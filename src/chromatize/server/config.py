@@ -35,6 +35,7 @@ class ServerConfig:
     - ``workers``: inference threads; ``queue_limit``: requests that may wait for one (503 beyond).
     - ``min_render_size`` / ``max_render_size``: allowed ``render_size`` (422 outside).
     - ``max_saturation``: allowed ``saturation`` is ``[0, max_saturation]`` (422 outside).
+    - ``backend``: how model files run (``auto``, ``torch``, ``onnx``; see ``Colorizer.from_pretrained``).
     """
 
     max_upload_bytes: int = 20 * 1024 * 1024
@@ -45,6 +46,7 @@ class ServerConfig:
     max_render_size: int = 1024
     max_saturation: float = 3.0
     jpeg_quality: int = 92
+    backend: str = "auto"
 
     def __post_init__(self):
         for name in ("max_upload_bytes", "max_pixels", "workers", "min_render_size"):
@@ -54,6 +56,10 @@ class ServerConfig:
             raise ValueError(f"queue_limit must be >= 0, got {self.queue_limit}")
         if self.max_render_size < self.min_render_size:
             raise ValueError("max_render_size must be >= min_render_size")
+        from chromatize.inference.pipeline import BACKENDS
+
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

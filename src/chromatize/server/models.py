@@ -48,13 +48,14 @@ class ModelStore:
     The first entry is the default unless ``default`` names another.
     """
 
-    def __init__(self, models: Mapping[str, Any], default: str | None = None):
+    def __init__(self, models: Mapping[str, Any], default: str | None = None, backend: str = "auto"):
         if not models:
             raise ValueError("a server needs at least one model")
         self._entries: dict[str, Any] = {}
         for name, value in models.items():
             self._entries[str(name)] = Path(value) if isinstance(value, (str, os.PathLike)) else value
         self._locks = {name: threading.Lock() for name in self._entries}
+        self.backend = backend
         self.default = default if default is not None else next(iter(self._entries))
         if self.default not in self._entries:
             raise ValueError(f"default model {self.default!r} is not among {list(self._entries)}")
@@ -77,7 +78,7 @@ class ModelStore:
         with self._locks[name]:
             entry = self._entries[name]
             if isinstance(entry, Path):
-                entry = Colorizer.from_pretrained(entry)
+                entry = Colorizer.from_pretrained(entry, backend=self.backend)
                 self._entries[name] = entry
         return entry
 

@@ -7,11 +7,12 @@ from pathlib import Path
 
 import torch
 
-from chromatize.checkpoint import build_from_arch, read_checkpoint, save_checkpoint
+from chromatize.checkpoint import Readout, build_from_arch, read_checkpoint, readout_from_header, save_checkpoint
 
 
 def export_weights(
-    checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False, chroma_gain: float | None = None
+    checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False, chroma_gain: float | None = None,
+    render_size: int | None = None, border: int | None = None,
 ) -> Path:
     """Write the colorizer of ``checkpoint`` (.pt or .safetensors) to ``out`` (.safetensors) atomically.
 
@@ -19,6 +20,8 @@ def export_weights(
     metrics are kept, so :func:`chromatize.load_model` rebuilds it. ``half`` stores float tensors as fp16.
     ``chroma_gain`` (> 0) is recorded in the header's ``readout``: :class:`chromatize.Colorizer` multiplies
     the predicted chroma by it (pick it with :func:`chromatize.evaluate.calibrate.calibrate_chroma_gain`).
+    ``render_size`` and ``border`` record how the network wants to be run; the full :class:`Readout` (with
+    defaults for what the checkpoint does not say) is written, so the file describes itself.
     """
     if chroma_gain is not None and not chroma_gain > 0:
         raise ValueError(f"chroma_gain must be > 0, got {chroma_gain}")
@@ -32,7 +35,10 @@ def export_weights(
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
     if half:
         model = model.to(torch.float16)
-    readout = dict(ckpt.get("readout", {}))
-    if chroma_gain is not None:
-        readout["chroma_gain"] = float(chroma_gain)
-    return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"), readout=readout)
+    readout = readout_with(readout_from_header(ckpt), chroma_gain=chroma_gain, render_size=render_size, border=border)
+    return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"), readout=readout.stored())
+
+
+def readout_with(readout: Readout, **changes) -> Readout:
+    """``readout`` with the settings in ``changes`` that are not None replaced (and checked)."""
+    return Readout(**{**readout.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
