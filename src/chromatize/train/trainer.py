@@ -189,7 +189,7 @@ class Trainer:
         """The run's first line: ranks, steps per epoch per rank, effective batch, learning rate and its scaling."""
         cfg, r = self.cfg, self.ranks
         photos = len(set(self.train_ds.cache.paths))
-        where = f"{r.world} ranks ({r.backend})" if r.distributed else "1 process"
+        where = f"{r.world} ranks ({r.backend}{', SyncBatchNorm' if cfg.sync_bn else ''})" if r.distributed else "1 process"
         return (f"run {self.run_dir}: world size {r.world} [{where}, device {self.device}, amp {cfg.amp}], "
                 f"{self.steps_per_epoch} steps per epoch on each rank, effective batch {self.global_batch} "
                 f"({self.batch_size} x {cfg.accumulate} accumulated x {r.world} ranks), "
