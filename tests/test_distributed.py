@@ -1,6 +1,7 @@
 """Training under torchrun (2 gloo processes on the CPU) and the trainer's single step seam."""
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -194,3 +195,15 @@ def test_max_minutes_under_torchrun_ends_every_rank_cleanly(photos, tmp_path):
     history = read_metrics(run)
     assert 0 < history[-1]["step"] < 5000 and history[-1]["train_seconds"] >= 1.0
     assert read_checkpoint(run / "last.pt")["training_state"]["step"] == history[-1]["step"]
+
+
+def test_a_diverging_run_under_torchrun_stops_every_rank_and_keeps_finite_checkpoints(photos, tmp_path):
+    run = tmp_path / "run"
+    proc = torchrun(photos, tmp_path, str(ROOT / "configs" / "baseline.yaml"), "--run-dir", str(run),
+                    overrides=tiny(photos, tmp_path, "batch_size=4", "epochs=20", "optim.lr=1e30"))
+    out, _ = proc.communicate(timeout=240)
+    assert proc.returncode != 0
+    assert re.search(r"error: training loss is (nan|inf) at step \d+ \(epoch \d+\); training stopped", out), out[-3000:]
+    ckpt = read_checkpoint(run / "last.pt")
+    assert 0 < ckpt["training_state"]["step"] < 20
+    assert all(torch.isfinite(v).all() for v in ckpt["model_state"].values())
