@@ -429,7 +429,9 @@ class Trainer:
                 bar.set_postfix(loss=f"{a['loss'] / max(a['batches'], 1):.4f}", img_s=f"{a['images'] / max(a['seconds'], 1e-9):.0f}")
             if checkpoint:
                 self._periodic_checkpoint()
-            stop, out_of_time = (v > 0 for v in self.ranks.sum([float(flag["stop"]), float(self._out_of_time())]))
+            # Any rank's Ctrl-C stops all; the time budget is rank 0's clock, the one its metrics record.
+            budget_spent = self.ranks.main and self._out_of_time()
+            stop, out_of_time = (v > 0 for v in self.ranks.sum([float(flag["stop"]), float(budget_spent)]))
             if stop:
                 raise KeyboardInterrupt
             if out_of_time:
