@@ -16,20 +16,18 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
+from chromatize import devices
+
 
 def resolve_device(name: str, local_rank: int = 0, distributed: bool = False) -> torch.device:
     """``"auto"`` -> cuda, else mps, else cpu; otherwise ``torch.device(name)``, checked. Under torchrun a
     bare ``cuda`` means ``cuda:LOCAL_RANK`` (one GPU per process)."""
-    if name == "auto":
-        mps = getattr(torch.backends, "mps", None)
-        name = "cuda" if torch.cuda.is_available() else "mps" if mps is not None and mps.is_available() else "cpu"
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {name!r} requested but CUDA is not available (use device=cpu or auto)")
+    kind = name.split(":")[0] if name != "auto" else devices.resolve_device(name).type
+    if distributed and kind not in ("cpu", "cuda"):
+        raise ValueError(f"distributed training runs on cpu (gloo) or cuda (nccl), not {kind}; set device=cpu")
+    device = devices.resolve_device(name)
     if device.type == "cuda" and distributed and device.index is None:
         device = torch.device("cuda", local_rank)
-    if distributed and device.type not in ("cpu", "cuda"):
-        raise ValueError(f"distributed training runs on cpu (gloo) or cuda (nccl), not {device.type}; set device=cpu")
     return device
 
 
