@@ -19,11 +19,11 @@ def folder(tmp_path, rng):
     return src
 
 
-@pytest.mark.parametrize("overlap", [True, False])
-def test_overlapped_and_sequential_batches_write_the_same_files(folder, tmp_path, overlap):
+@pytest.mark.parametrize("overlap, workers", [(True, 1), (True, 3), (False, 1)])
+def test_overlapped_and_sequential_batches_write_the_same_files(folder, tmp_path, overlap, workers):
     colorizer = Colorizer(create_model("baseline", width=4), render_size=16)
     out = tmp_path / f"out-{overlap}"
-    result = colorize_files([folder], out, model=colorizer, overlap=overlap, progress=False)
+    result = colorize_files([folder], out, model=colorizer, overlap=overlap, workers=workers, progress=False)
     assert [s.name for s, _ in result.done] == ["p0.png", "p4.png", "p1.png", "p3.png"]  # input order
     assert [(s.name, "corrupt" in r or "not an image" in r) for s, r in result.failed] == [("p2.png", True)]
     reference = colorize_files([folder], tmp_path / "ref", model=colorizer, overlap=not overlap, progress=False)

@@ -200,3 +200,24 @@ def test_max_pixels_above_pillows_guard_is_honoured(tmp_path, model, monkeypatch
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 50)  # Pillow refuses above 100 pixels
     photo = gray(tmp_path / "p.png", size=(20, 20))
     assert colorize(photo, "--model", model, "--max-pixels", "1000") == 0
+
+
+@pytest.mark.parametrize("flags, message", [
+    (["--device", "nonsense"], "unknown device"),
+    (["--device", "cuda"], "not available"),
+    (["--render-size", "100000"], "at most"),
+    (["--backend", "torch", "--model", "{notackpt}"], "is not a chromatize checkpoint"),
+])
+def test_bad_device_render_size_or_model_file_is_one_line(tmp_path, model, capsys, flags, message):
+    import torch
+
+    if "cuda" in flags and torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    photo = gray(tmp_path / "p.png")
+    (tmp_path / "notackpt.txt").write_text("just text\n")
+    flags = [f.format(notackpt=tmp_path / "notackpt.txt") for f in flags]
+    args = ["colorize", "-q", str(photo), *(["--model", model] if "--model" not in flags else []), *flags]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notackpt.txt", "p.png"]

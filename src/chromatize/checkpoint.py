@@ -84,11 +84,16 @@ def readout_from_header(header: dict[str, Any]) -> Readout:
     )
 
 
+def model_header(model: nn.Module) -> dict[str, Any]:
+    """The header a network was loaded with (:func:`load_model`): config, metrics, readout...; ``{}`` for a
+    freshly built one. Wrappers are looked through."""
+    return getattr(unwrap_model(model), "chromatize_checkpoint", None) or {}
+
+
 def model_readout(model: nn.Module) -> Readout:
     """The :class:`Readout` of a network: from the header it was loaded with (:func:`load_model`), else the
     defaults with the network's own ``arch`` (a freshly built one). Wrappers are looked through."""
-    header = getattr(unwrap_model(model), "chromatize_checkpoint", None) or {}
-    return readout_from_header({**header, "arch": model_info(model).to_dict()})
+    return readout_from_header({**model_header(model), "arch": model_info(model).to_dict()})
 
 
 def shipped_weights() -> dict[str, Path]:

@@ -134,7 +134,7 @@ def l_ab_to_srgb8_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.T
     """:func:`l_ab_to_rgb_keep_l` rounded to 8 bits: ``uint8 [...,3,H,W]``, within one level of
     ``round(255 * l_ab_to_rgb_keep_l(...))`` (the sRGB curve is read from a 65536-entry table)."""
     lin = _keep_l_linear(L_norm, ab_norm)
-    return _srgb8_table(lin.device).take(lin.mul_(65535.0).add_(0.5).long())
+    return _lookup(_srgb8_table(lin.device), lin.mul_(65535.0).add_(0.5).to(torch.int32))
 
 
 def srgb_gray_to_l(values: torch.Tensor) -> torch.Tensor:
@@ -142,7 +142,12 @@ def srgb_gray_to_l(values: torch.Tensor) -> torch.Tensor:
     same shape), as :func:`rgb_to_l` gives for the gray pixel of that level (read from a table)."""
     if values.dtype not in (torch.uint8, torch.uint16):
         raise TypeError(f"values must be uint8 or uint16, got {values.dtype}")
-    return _gray_l_table(values.dtype, values.device).take(values.long())
+    return _lookup(_gray_l_table(values.dtype, values.device), values.to(torch.int32))
+
+
+def _lookup(table: torch.Tensor, index: torch.Tensor) -> torch.Tensor:
+    """``table[index]`` for an int32 index of any shape (``index_select`` reads int32: half the traffic of int64)."""
+    return table.index_select(0, index.reshape(-1)).view(index.shape)
 
 
 def l_to_gray_srgb(L_norm: torch.Tensor) -> torch.Tensor:
@@ -191,10 +196,14 @@ def _keep_l_linear(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
          torch.sub(fy, ab_norm[..., 1:, :, :], alpha=AB_SCALE / 200.0).clamp_(min=0.0)],
         dim=-3,
     )
-    cube = f * f
-    cube.mul_(f)
-    xyz = torch.where(f > 0.2068966, cube, f.sub_(4.0 / 29.0).mul_(1.0 / 7.787))  # normalised: white is 1
-    lin = torch.einsum("ij,...jhw->...ihw", torch.tensor(_XYZ_TO_LINEAR, dtype=xyz.dtype, device=xyz.device), xyz)
+    # f^3 above 6/29, its tangent (f - 4/29) / 7.787 below: the two meet there, so the inverse is
+    # max(f, 6/29)^3 + (min(f, 6/29) - 6/29) / 7.787, with no branch.
+    knee = 6.0 / 29.0
+    above = f.clamp(min=knee)
+    xyz = above * above
+    xyz.mul_(above).add_(f.clamp_(max=knee).sub_(knee), alpha=1.0 / 7.787)  # normalised XYZ: white is 1
+    matrix = torch.tensor(_XYZ_TO_LINEAR, dtype=xyz.dtype, device=xyz.device)
+    lin = torch.matmul(matrix, xyz.flatten(-2)).view(xyz.shape)
     Y = xyz[..., 1:2, :, :].clamp(0.0, 1.0)
     # Along Y + t (lin - Y) the largest channel leaves [0,1] first at the top, the smallest at the bottom.
     # Y lies between the smallest and largest channel (a positive mix of them), so both ratios are >= 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -35,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
                         "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="photos colorized at once (on a CPU, N up to its cores, each on one thread, "
+                        "is fastest for folders; default: %(default)s)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="do shard I of N of the files (0 <= I < N; by relative path) and write its JSON summary; "
+                        "default under torchrun or with RANK/WORLD_SIZE set: RANK/WORLD_SIZE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -54,21 +61,37 @@ def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from chromatize.inference.batch import colorize_files
+    from chromatize.inference.shard import parse_shard, shard_from_env, summary_path, write_summary
 
     # --max-pixels is the limit here; Pillow's warning above half its hard limit would only be noise.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
+    if args.workers < 1:
+        print(f"chromatize colorize: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    if args.workers > 1:
+        import torch
+
+        torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
     try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+        device = args.device
+        if device == "cuda" and shard is not None and "LOCAL_RANK" in os.environ:  # one GPU per process
+            device = f"cuda:{os.environ['LOCAL_RANK']}"
         result = colorize_files(
             args.inputs, args.output,
-            model=args.model, device=args.device, backend=args.backend,
+            model=args.model, device=device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
+            workers=args.workers, shard=shard,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)
         return 2
+    if shard is not None:
+        path = write_summary(summary_path(args.output, args.inputs, *shard), result, *shard)
+        print(f"shard {shard[0]}/{shard[1]}: summary in {path}")
     for src, dst in result.done if len(result.done) <= 1 else []:
         print(f"{src} -> {dst}")
     print(result.summary(), file=sys.stderr if result.failed else sys.stdout)

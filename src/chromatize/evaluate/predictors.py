@@ -77,7 +77,7 @@ def run_directory_files(checkpoint: Path) -> dict[str, str]:
 
 def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device: str = "cpu") -> Predictor:
     """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer`."""
-    from chromatize.checkpoint import resolve_weights
+    from chromatize.checkpoint import resolve_weights, weights_header
     from chromatize.inference.pipeline import Colorizer
 
     label = str(name_or_path)
@@ -85,7 +85,7 @@ def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device
         raise ValueError(f"{label!r} is a reference colorizer, always evaluated; name a model or checkpoint")
     path = resolve_weights(name_or_path)
     colorizer = Colorizer.from_pretrained(path, render_size=render_size, device=device)
-    header = getattr(colorizer.model, "chromatize_checkpoint", {})
+    header = weights_header(path) if path.suffix != ".onnx" else colorizer.model.header
     describe = {
         "weights": str(path),
         "arch": colorizer.info.to_dict(),

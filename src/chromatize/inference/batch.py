@@ -6,7 +6,6 @@ atomically and existing ones are kept unless ``overwrite``.
 
 from __future__ import annotations
 
-import itertools
 import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -118,15 +117,21 @@ def colorize_files(
     quality: int = 95,
     progress: bool = True,
     overlap: bool = True,
+    workers: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
     ``overlap``: decode the next photos and encode finished ones in background threads while the network
-    runs (at most :data:`READ_AHEAD` photos read ahead and :data:`WRITE_BEHIND` waiting to be written, so
-    memory stays bounded); ``False`` does one photo after the other.
+    runs, ``workers`` photos colorized at once (at most ``workers`` + :data:`READ_AHEAD` +
+    :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
+    on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
+    ``shard=(I, N)`` does only shard I of N of the files (:func:`chromatize.inference.shard.shard_pairs`).
     """
+    if workers < 1:
+        raise ValueError(f"workers must be at least 1, got {workers}")
     from tqdm import tqdm
 
     from chromatize.inference.pipeline import Colorizer, gray_array
@@ -136,10 +141,16 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    all_inputs = [src for src, _ in pairs]
+    if shard is not None:
+        from chromatize.inference.shard import shard_pairs
+
+        pairs = shard_pairs(pairs, *shard)
+        if not pairs:  # more shards than files: nothing to do here
+            return BatchResult()
     colorizer = (model if isinstance(model, Colorizer)
                  else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    all_inputs = [src for src, _ in pairs]
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
@@ -159,33 +170,33 @@ def colorize_files(
             image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
         save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
 
+    def colorize(pending: Future):
+        loaded = pending.result()
+        return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation)
+
+    def finish(i: int, pending: Future) -> None:
+        write(i, *pending.result())
+
     bar = tqdm(total=len(todo), unit="image", disable=not progress or len(todo) < 2)
-    with _Stages(overlap) as stages:
-        reads = deque()
-        queued = iter(todo)
-        writes: deque = deque()
-        for i in itertools.islice(queued, READ_AHEAD):
-            reads.append((i, stages.read(read, i)))
-        while reads:
-            i, pending = reads.popleft()
-            for j in itertools.islice(queued, 1):
-                reads.append((j, stages.read(read, j)))
-            bar.set_postfix_str(pairs[i][0].name)
-            loaded = None
-            try:
-                loaded = pending.result()
-                colour = colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation)
-                writes.append((i, stages.write(write, i, loaded, colour)))
-            except _FILE_ERRORS as e:
-                outcome[i] = ("failed", _reason(e))
-            del pending, loaded  # the input is freed once written
-            bar.update(1)
-            while len(writes) > WRITE_BEHIND or (writes and not reads):
-                j, done = writes.popleft()
-                try:
-                    done.result()
-                except _FILE_ERRORS as e:
-                    outcome[j] = ("failed", _reason(e))
+    in_flight: deque = deque()
+
+    def settle(i: int, done: Future) -> None:
+        try:
+            done.result()
+        except _FILE_ERRORS as e:
+            outcome[i] = ("failed", _reason(e))
+        bar.set_postfix_str(pairs[i][0].name)
+        bar.update(1)
+
+    with _Stages(overlap, workers) as stages:
+        for i in todo:
+            # Each stage waits for the one before through its future: reads run ahead, writes behind.
+            computed = stages.compute(colorize, stages.read(read, i))
+            in_flight.append((i, stages.write(finish, i, computed)))
+            while len(in_flight) > workers + READ_AHEAD + WRITE_BEHIND:
+                settle(*in_flight.popleft())
+        while in_flight:
+            settle(*in_flight.popleft())
     bar.close()
     result = BatchResult()
     for (src, dst), (status, reason) in zip(pairs, outcome):
@@ -207,27 +218,31 @@ def _reason(e: Exception) -> str:
 
 
 class _Stages:
-    """Where reading and writing run: one background thread each (``overlap``), or inline."""
+    """Where reading, colorizing and writing run: background threads (``overlap``; one reader, ``workers``
+    colorizing, one writer), or inline, one photo after the other."""
 
-    def __init__(self, overlap: bool):
-        self.overlap = overlap
+    def __init__(self, overlap: bool, workers: int):
+        self.overlap, self.workers = overlap, workers
 
     def __enter__(self) -> "_Stages":
         if self.overlap:
-            self._readers = ThreadPoolExecutor(1, thread_name_prefix="chromatize-read")
-            self._writers = ThreadPoolExecutor(1, thread_name_prefix="chromatize-write")
+            self._pools = [ThreadPoolExecutor(n, thread_name_prefix=f"chromatize-{name}")
+                           for name, n in (("read", 1), ("colorize", self.workers), ("write", 1))]
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.overlap:  # an interrupt drops queued reads; writes in progress finish (each is atomic)
-            self._readers.shutdown(wait=True, cancel_futures=True)
-            self._writers.shutdown(wait=True, cancel_futures=exc[0] is not None)
+        if self.overlap:  # an interrupt drops queued work; writes in progress finish (each one is atomic)
+            for pool in self._pools:
+                pool.shutdown(wait=True, cancel_futures=exc[0] is not None)
 
     def read(self, fn, *args) -> Future:
-        return self._readers.submit(fn, *args) if self.overlap else _run_now(fn, *args)
+        return self._pools[0].submit(fn, *args) if self.overlap else _run_now(fn, *args)
+
+    def compute(self, fn, *args) -> Future:
+        return self._pools[1].submit(fn, *args) if self.overlap else _run_now(fn, *args)
 
     def write(self, fn, *args) -> Future:
-        return self._writers.submit(fn, *args) if self.overlap else _run_now(fn, *args)
+        return self._pools[2].submit(fn, *args) if self.overlap else _run_now(fn, *args)
 
 
 def _run_now(fn, *args) -> Future:

@@ -19,7 +19,9 @@ import torch
 from torch import nn
 
 from chromatize import __version__
-from chromatize.checkpoint import Readout, checkpoint_header, load_model, model_readout, readout_from_header, resolve_weights
+from chromatize.checkpoint import (
+    Readout, checkpoint_header, load_model, model_header, model_readout, readout_from_header, resolve_weights,
+)
 from chromatize.fsutil import atomic_path
 from chromatize.registry import ModelInfo, model_info
 
@@ -64,9 +66,8 @@ def export_onnx(model: str | os.PathLike | nn.Module, out: str | os.PathLike, **
     side = max(64, readout.size_multiple)
     examples = tuple(torch.zeros(1, 1 if name == "L" else 3, side, side) for name in readout.inputs)
     axes = {0: "batch", 2: "height", 3: "width"}
-    header = checkpoint_header(network, readout=readout.stored(),
-                               config=getattr(network, "chromatize_checkpoint", {}).get("config"),
-                               metrics=getattr(network, "chromatize_checkpoint", {}).get("metrics"))
+    loaded = model_header(network)
+    header = checkpoint_header(network, readout=readout.stored(), config=loaded.get("config"), metrics=loaded.get("metrics"))
     with atomic_path(out) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)  # shape checks traced as constants: H, W stay dynamic
         warnings.simplefilter("ignore", DeprecationWarning)  # the TorchScript exporter: needs no onnxscript

@@ -23,6 +23,7 @@ from torch import nn
 
 from chromatize import color
 from chromatize.checkpoint import Readout, load_model, model_readout, resolve_weights
+from chromatize.devices import resolve_device
 from chromatize.inference import core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
@@ -34,28 +35,6 @@ if TYPE_CHECKING:
 BACKENDS = ("auto", "torch", "onnx")
 #: Largest render size accepted (the network's activations grow with its square).
 MAX_RENDER_SIZE = 2048
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"`` (CUDA, then MPS, then CPU) or a torch device name -> a device that exists here.
-
-    Raises ``ValueError`` with one line for a malformed name or a device this install cannot use."""
-    if str(name) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"unknown device {str(name)!r} (use cpu, cuda, cuda:N, mps or auto)") from e
-    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
-                 "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
-    if device.type not in available or not available[device.type]():
-        raise ValueError(f"device {str(name)!r} is not available in this install of PyTorch (use cpu or auto)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {str(name)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    return device
 
 
 class Colorizer:
@@ -146,11 +125,16 @@ class Colorizer:
 
     @torch.inference_mode()
     def predict_chroma_tensor(
-        self, L: torch.Tensor, *, render_size: int | None = None, extra: dict[str, torch.Tensor] | None = None
+        self, L: torch.Tensor, *, render_size: int | None = None, extra: dict[str, torch.Tensor] | None = None,
+        levels: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised ab ``[B,2,h,w]`` at the render size."""
+        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised ab ``[B,2,h,w]`` at the render size.
+
+        ``levels``: the photo as 8-bit gray levels, ``uint8 [B,1,H,W]``, when the caller has them (saves
+        computing them from L; see :func:`chromatize.inference.core.render_l`)."""
         L = L.to(self.device)
-        return self.predict_ab(core.render_l(L, self.render_shape(*L.shape[-2:], render_size)), extra)
+        size = self.render_shape(*L.shape[-2:], render_size)
+        return self.predict_ab(core.render_l(L, size, None if levels is None else levels.to(self.device)), extra)
 
     @torch.inference_mode()
     def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
@@ -162,10 +146,10 @@ class Colorizer:
 
     def colorize_tensor(
         self, L: torch.Tensor, *, render_size: int | None = None, saturation: float = 1.0,
-        extra: dict[str, torch.Tensor] | None = None,
+        extra: dict[str, torch.Tensor] | None = None, levels: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """Normalised L ``[B,1,H,W]`` (frames or photos of one size) -> sRGB ``uint8 [B,3,H,W]``, one network call."""
-        ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra)
+        ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra, levels=levels)
         return self.compose_tensor(L, ab, saturation=saturation)
 
     # ------------------------------------------------------------------ NumPy / PIL adapters
@@ -202,7 +186,8 @@ class Colorizer:
         desaturated at constant L.
         """
         L = self.l_from_array(rgb)
-        return _to_image_array(self.colorize_tensor(L, render_size=render_size, saturation=saturation))
+        rgb8 = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=_gray_levels(rgb))
+        return _to_image_array(rgb8)
 
     def colorize_batch(
         self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0
@@ -214,14 +199,16 @@ class Colorizer:
         out: list[np.ndarray | None] = [None] * len(images)
         for indices in groups.values():
             L = torch.cat([self.l_from_array(images[i]) for i in indices])
-            rgb = self.colorize_tensor(L, render_size=render_size, saturation=saturation)
+            levels = [_gray_levels(images[i]) for i in indices]
+            levels = torch.cat(levels) if all(v is not None for v in levels) else None
+            rgb = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=levels)
             for k, i in enumerate(indices):
                 out[i] = _to_image_array(rgb[k : k + 1])
         return out
 
     def predict_chroma(self, rgb: np.ndarray, *, render_size: int | None = None) -> torch.Tensor:
         """sRGB ``[H,W,3]`` -> the network's normalised ab ``[2,h,w]`` at the render size (no gain applied)."""
-        return self.predict_chroma_tensor(self.l_from_array(rgb), render_size=render_size)[0]
+        return self.predict_chroma_tensor(self.l_from_array(rgb), render_size=render_size, levels=_gray_levels(rgb))[0]
 
     def apply_chroma(self, rgb: np.ndarray, ab_small: torch.Tensor, *, saturation: float = 1.0) -> np.ndarray:
         """Put normalised ab ``[2,h,w]`` (from :meth:`predict_chroma`), scaled by ``saturation * chroma_gain``
@@ -237,6 +224,14 @@ class Colorizer:
         """
         rgb, alpha = image_to_arrays(image)
         return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+
+
+def _gray_levels(rgb: np.ndarray) -> torch.Tensor | None:
+    """A gray 8-bit photo as read by :func:`chromatize.io.load_image` (one channel seen three times) -> its
+    levels ``uint8 [1,1,H,W]`` (a view, no copy); None for other arrays (the core derives them from L)."""
+    if rgb.ndim == 3 and rgb.strides[2] == 0 and rgb.dtype == np.uint8:
+        return _as_tensor(rgb[..., 0])[None, None]
+    return None
 
 
 def _to_image_array(rgb: torch.Tensor) -> np.ndarray:
