@@ -61,11 +61,22 @@ def _kill_when(proc: subprocess.Popen, ready, timeout: float = 120.0) -> None:
     assert proc.returncode == -signal.SIGKILL
 
 
+_STEPS: dict[tuple, int] = {}
+
+
 def _saved_step(run: Path) -> int:
+    """The step in ``run/last.pt`` (-1 before the first); re-read only when the file was replaced."""
     try:
-        return read_checkpoint(run / "last.pt")["training_state"]["step"]
-    except (FileNotFoundError, ValueError, KeyError):
+        st = (run / "last.pt").stat()
+    except FileNotFoundError:
         return -1
+    key = (str(run), st.st_ino, st.st_mtime_ns, st.st_size)
+    if key not in _STEPS:
+        try:
+            _STEPS[key] = read_checkpoint(run / "last.pt")["training_state"]["step"]
+        except (FileNotFoundError, ValueError, KeyError):
+            return -1
+    return _STEPS[key]
 
 
 def _check_run_dir(run: Path) -> int:
