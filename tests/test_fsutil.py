@@ -63,13 +63,17 @@ def test_temporary_file_of_a_killed_writer_is_removed_by_the_next_write(tmp_path
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     dead_pid = int(dead.stdout)  # that process has exited: its pid names a writer that is gone
+    from chromatize.fsutil import _writer_tag
+
+    host = _writer_tag().partition("@")[2]
     target = tmp_path / "photo.v2.png"
-    stale = tmp_path / f".photo.v2.{dead_pid}-abc123.part.png"
-    live = tmp_path / f".photo.v2.{os.getppid()}-def456.part.png"  # a live writer (our parent)
-    other = tmp_path / f".other.{dead_pid}-x.part.png"  # another target's file
-    for p in (stale, live, other):
+    stale = tmp_path / f".photo.v2.{dead_pid}@{host}-abc_123.part.png"
+    live = tmp_path / f".photo.v2.{os.getppid()}@{host}-def456.part.png"  # a live writer (our parent)
+    elsewhere = tmp_path / f".photo.v2.{dead_pid}@another-machine.lan-x1.part.png"  # a pid of another machine
+    other = tmp_path / f".other.{dead_pid}@{host}-x.part.png"  # another target's file
+    for p in (stale, live, elsewhere, other):
         p.write_bytes(b"half")
     atomic_write_text(target, "done")
     assert target.read_text() == "done"
-    assert not stale.exists() and live.exists() and other.exists()
+    assert not stale.exists() and live.exists() and elsewhere.exists() and other.exists()
     assert remove_stale_parts(tmp_path / "other.png") == [other]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import os
+import socket
 import tempfile
 from pathlib import Path
 from typing import Iterator
@@ -26,18 +27,28 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _writer_tag() -> str:
+    """``<pid>@<host>``: who writes a temporary file (a pid means something only on its own machine)."""
+    host = "".join(c for c in socket.gethostname() if c.isalnum() or c in ".-")[:40] or "host"
+    return f"{os.getpid()}@{host}"
+
+
 def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
     """Delete the temporary files of writes to ``path`` whose writing process is gone (killed, e.g. by SIGKILL).
 
-    Temporary names carry the writer's process id (``.<stem>.<pid>-<random>.part<suffix>``), so a live
-    writer's file is never touched. Returns the files removed.
+    Temporary names carry the writer's process id and host (``.<stem>.<pid>@<host>-<random>.part<suffix>``):
+    only files written on this machine by a process that no longer exists are removed, so a live writer's
+    file (here, or on another machine sharing the folder) is never touched. Returns the files removed.
     """
     path = Path(path)
-    prefix = f".{path.stem}."
+    prefix, tail = f".{path.stem}.", f".part{path.suffix}"
+    me = _writer_tag()
+    my_host = me.partition("@")[2]
     removed = []
-    for name in glob.glob(glob.escape(str(path.parent / prefix)) + "*.part" + glob.escape(path.suffix)):
-        pid = Path(name).name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+    for name in glob.glob(glob.escape(str(path.parent / prefix)) + "*" + glob.escape(tail)):
+        owner = Path(name).name[len(prefix) : -len(tail)].rpartition("-")[0]  # mkstemp's random part has no "-"
+        pid, _, host = owner.partition("@")
+        if host == my_host and pid.isdigit() and owner != me and not _pid_alive(int(pid)):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(name)
                 removed.append(Path(name))
@@ -59,7 +70,7 @@ def atomic_path(path: str | os.PathLike, *, overwrite: bool = True) -> Iterator[
         raise FileExistsError(f"{path} exists (use overwrite to replace it)")
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_parts(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{os.getpid()}-", suffix=f".part{path.suffix}", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.{_writer_tag()}-", suffix=f".part{path.suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     try:
