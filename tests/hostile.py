@@ -118,7 +118,7 @@ def odd_images() -> dict[str, bytes]:
         "1x100000.png": encode(Image.fromarray(rng.integers(0, 256, (1, 100_000), dtype=np.uint8), "L"), "PNG"),
         "100000x1.png": encode(Image.fromarray(rng.integers(0, 256, (100_000, 1), dtype=np.uint8), "L"), "PNG"),
         "3x20000.tif": encode(Image.fromarray(rng.integers(0, 256, (20_000, 3), dtype=np.uint8), "L"), "TIFF"),
-        "cmyk.jpg": encode(Image.frombytes("RGB", (20, 12), seed_image("BMP", 20, 12, "RGB")[-720:]).convert("CMYK"), "JPEG"),
+        "cmyk.jpg": encode(Image.open(io.BytesIO(seed_image("PNG", 20, 12, "RGB"))).convert("CMYK"), "JPEG"),
         "cmyk.tif": encode(Image.new("CMYK", (10, 6), (10, 20, 30, 40)), "TIFF"),
         "lab.tif": encode(Image.new("LAB", (10, 6), (50, 130, 120)), "TIFF"),
         "palette.png": encode(Image.open(io.BytesIO(seed_image("PNG", 20, 12))).convert("P"), "PNG"),
