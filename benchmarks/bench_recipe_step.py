@@ -21,6 +21,7 @@ from chromatize.color import rgb_to_l_ab
 from chromatize.data.synthetic import synthetic_image
 from chromatize.quantize import bin_counts
 from chromatize.train.config import load_config
+from chromatize.train.step import Stepper
 from chromatize.train.tasks import create_task
 
 
@@ -50,7 +51,7 @@ def main() -> None:
         task = create_task(load_config(None, overrides), torch.device("cpu"))
         if name.startswith("classification"):
             task.model.prior.copy_(bin_counts(rgb_to_l_ab(rgb)[1], task.model.bin_centers))
-        optimizers = {k: torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.999)) for k, m in task.modules.items()}
+        optimizers = Stepper({k: torch.optim.Adam(m.parameters(), lr=1e-4, betas=(0.5, 0.999)) for k, m in task.modules.items()})
         for m in task.modules.values():
             m.train()
         task.train_step(rgb, optimizers)  # warm-up

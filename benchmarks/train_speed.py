@@ -18,10 +18,11 @@ import torch
 
 def images_per_second(cfg, batches, steps: int) -> float:
     from chromatize.train.tasks import create_task
+    from chromatize.train.step import Stepper
     from chromatize.train.trainer import build_optimizer
 
     task = create_task(cfg, torch.device("cpu"))
-    optimizers = {k: build_optimizer(cfg, list(m.named_parameters()), []) for k, m in task.modules.items()}
+    optimizers = Stepper({k: build_optimizer(cfg, list(m.named_parameters()), []) for k, m in task.modules.items()})
     task.train_step(batches[0], optimizers)  # warm-up
     start = time.perf_counter()
     for i in range(steps):

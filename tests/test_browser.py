@@ -132,3 +132,86 @@ def test_page_colorizes_a_photo_in_a_real_browser(server_url, tmp_path):
 
     assert not foreign, f"page fetched from elsewhere: {foreign}"
     assert not errors, f"errors in the page: {errors}"
+
+
+def _box(page, selector: str) -> dict:
+    return page.evaluate(f"(() => {{ const r = document.querySelector('{selector}').getBoundingClientRect();"
+                         " return {top: r.top, bottom: r.bottom, width: r.width, height: r.height}; })()")
+
+
+def test_bad_file_after_a_good_one_clears_the_result_and_layout_fits_a_desktop(server_url, tmp_path):
+    small = gray_photo(120, 160, seed=6)  # smaller than the page: must not be blown up
+    small.save(tmp_path / "small.png")
+    large = gray_photo(900, 1400, seed=7)
+    large.save(tmp_path / "large.jpg", quality=80)  # under the test server's upload limit
+    (tmp_path / "broken.png").write_bytes(encode(gray_photo(64, 64))[:200])  # a truncated PNG: the server says 400
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors = []
+
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.goto(server_url + "/")
+            page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=TIMEOUT_MS)
+
+            page.set_input_files("#file", str(tmp_path / "small.png"))
+            wait_for_render(page, 1)
+            after = _box(page, "#after")
+            assert after["width"] <= 160.5 and after["height"] <= 120.5, f"small photo blown up to {after}"
+            assert 0 <= _box(page, "#compare")["top"] < 800, "result below the fold on a 1280x800 screen"
+
+            page.set_input_files("#file", str(tmp_path / "large.jpg"))
+            wait_for_render(page, 2)
+            compare = _box(page, "#compare")
+            assert compare["top"] >= 0 and compare["bottom"] <= 800, f"large photo does not fit the window: {compare}"
+            assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+            page.screenshot(path=str(ARTIFACTS / "browser-desktop-1280.png"))
+
+            page.set_input_files("#file", str(tmp_path / "broken.png"))
+            page.wait_for_selector('body[data-state="error"]', state="attached", timeout=TIMEOUT_MS)
+            assert page.is_hidden("#result"), "the earlier result is still shown after an error"
+            assert page.get_attribute("#after", "src") is None and page.get_attribute("#before", "src") is None
+            assert page.get_attribute("#download", "aria-disabled") == "true" and page.get_attribute("#download", "href") is None
+            assert page.text_content("#result-info") == ""
+            assert "damaged" in page.text_content("#status-text") or "readable" in page.text_content("#status-text")
+            footer = _box(page, "footer")
+            assert footer["top"] < 800, "the error leaves room taken above the footer"
+            page.screenshot(path=str(ARTIFACTS / "browser-error-after-good.png"))
+
+            page.set_input_files("#file", str(tmp_path / "small.png"))  # and a good file works again
+            wait_for_render(page, 3)
+            assert page.is_visible("#result") and page.get_attribute("#download", "aria-disabled") == "false"
+            assert page.evaluate("document.getElementById('before').naturalWidth") == 160
+        finally:
+            browser.close()
+    assert not errors, f"errors in the page: {errors}"
+
+
+def test_evaluation_report_fits_a_1280_px_screen(tmp_path):
+    from chromatize.checkpoint import save_checkpoint
+    from chromatize.evaluate import evaluate_folder
+    from chromatize.registry import create_model
+
+    data = tmp_path / "photos"
+    data.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 256, (40, 60, 3), dtype=np.uint8), "RGB").save(data / f"photo_with_a_long_name_{i}.png")
+    models = []
+    for i in range(4):  # four models with long paths: the widest tables a user is likely to make
+        run = tmp_path / f"runs/an-experiment-with-a-long-name-{i}"
+        models.append(save_checkpoint(run / "best.pt", create_model("baseline", width=4)))
+    evaluate_folder(models, data, out=tmp_path / "out", size=32, best_worst=2, progress=False)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto((tmp_path / "out" / "report.html").as_uri())
+            width = page.evaluate("document.documentElement.scrollWidth")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "evaluation-report-1280.png"))
+        finally:
+            browser.close()
+    assert width <= 1280, f"the report is {width} px wide"

@@ -8,7 +8,8 @@ from torch import nn
 
 from chromatize.checkpoint import shipped_weights
 from chromatize.inference import core
-from chromatize.inference.pipeline import Colorizer, resolve_device
+from chromatize.devices import resolve_device
+from chromatize.inference.pipeline import Colorizer
 from chromatize.io import load_image
 from chromatize.registry import create_model
 from legacy_pipeline import LegacyColorizer

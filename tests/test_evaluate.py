@@ -122,18 +122,29 @@ def test_same_model_twice_gives_identical_outputs(evaluated, workspace):
 
 
 def test_perfect_prediction_psnr_is_null_in_json_and_inf_in_csv(tmp_path):
+    # A gray photo used to give the perfect prediction (the gray reference); gray photos are now skipped, so an
+    # oracle that knows one original stands in for a model that gets it exactly right.
+    from chromatize.evaluate.data import gray_input, load_original
+    from chromatize.evaluate.predictors import Predictor
+    from chromatize.evaluate.runner import evaluate_predictors
+
     data = tmp_path / "photos"
     data.mkdir()
-    Image.fromarray(np.tile(np.arange(0, 240, 10, dtype=np.uint8), (20, 1)), "L").convert("RGB").save(data / "a_gray.png")
+    _colour_image(1).save(data / "a_known.png")
     _colour_image(0).save(data / "b_colour.png")
-    results = evaluate_folder([], data, out=tmp_path / "out", size=16, best_worst=1, progress=False)
-    gray_rows = {r["file"]: r for r in results["models"]["gray"]["rows"]}
-    assert gray_rows["a_gray.png"]["mse"] == 0.0  # the gray reference reproduces a gray photo exactly
-    on_disk = json.loads((tmp_path / "out" / "results.json").read_text())
-    psnr = on_disk["models"]["gray"]["summary"]["psnr"]
-    assert on_disk["models"]["gray"]["rows"][0]["psnr"] is None
-    assert psnr["infinite"] == 1 and psnr["mean"] == pytest.approx(gray_rows["b_colour.png"]["psnr"])
-    assert "gray,reference,a_gray.png,0.0,inf," in (tmp_path / "out" / "results.csv").read_text()
+    known = load_original(data / "a_known.png", 16)
+    key = gray_input(known).tobytes()
+    oracle = Predictor("oracle", "model", lambda gray: known if gray.tobytes() == key else gray)
+    results = evaluate_predictors([oracle], data, size=16, best_worst=1, progress=False)
+    rows = {r["file"]: r for r in results["models"]["oracle"]["rows"]}
+    assert rows["a_known.png"]["mse"] == 0.0  # the oracle reproduces that photo exactly
+    from chromatize.evaluate.report import results_csv, results_json
+
+    on_disk = json.loads(results_json(results))
+    psnr = on_disk["models"]["oracle"]["summary"]["psnr"]
+    assert on_disk["models"]["oracle"]["rows"][0]["psnr"] is None
+    assert psnr["infinite"] == 1 and psnr["mean"] == pytest.approx(rows["b_colour.png"]["psnr"])
+    assert "oracle,model,a_known.png,0.0,inf," in results_csv(results)
 
 
 def test_mean_chroma_uses_the_mean_ab_of_the_originals(evaluated):
@@ -199,3 +210,28 @@ def test_full_resolution_and_shipped_loss_curve_png(workspace, tmp_path):
     # at full resolution each pixel of the 20x26 originals counts: the pooled curve is over 4 * 520 pixels
     curve = np.array(results["models"]["gray"]["summary"]["ab_accuracy_curve"])
     assert np.allclose(curve * N_COLOUR * 20 * 26, np.round(curve * N_COLOUR * 20 * 26))
+
+
+def test_grayscale_photos_are_skipped_and_listed(tmp_path, capsys):
+    data = tmp_path / "photos"
+    data.mkdir()
+    for i in range(2):
+        _colour_image(i).save(data / f"c{i}.png")
+    Image.fromarray(np.tile(np.arange(26, dtype=np.uint8) * 9, (20, 1)), "L").save(data / "bw.png")
+    gray_rgb = np.repeat(np.tile(np.arange(26, dtype=np.uint8) * 9, (20, 1))[..., None], 3, axis=-1)
+    Image.fromarray(gray_rgb, "RGB").save(data / "bw_as_rgb.jpg", quality=95)  # a scan saved as colour: still gray
+    ckpt = save_checkpoint(tmp_path / "m.pt", create_model("baseline", width=4))
+    results = evaluate_folder([ckpt], data, out=tmp_path / "out", size=16, best_worst=1, progress=False)
+    assert results["images"] == ["c0.png", "c1.png"]
+    assert {s["file"]: s["reason"] for s in results["skipped"]} == {"bw.png": "grayscale", "bw_as_rgb.jpg": "grayscale"}
+    psnr = results["models"]["gray"]["summary"]["psnr"]
+    assert psnr["mean"] is not None and "infinite" not in psnr  # no perfect 'gray' prediction skews the means
+    assert main(["evaluate", str(ckpt), "--data", str(data), "--out", str(tmp_path / "out2"), "--size", "16", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "skipped 2 grayscale photo(s) (no colour to compare against): bw.png, bw_as_rgb.jpg" in out
+    assert "unreadable" not in out
+    only_gray = tmp_path / "gray_only"
+    only_gray.mkdir()
+    Image.fromarray(gray_rgb, "RGB").save(only_gray / "g.png")
+    assert main(["evaluate", str(ckpt), "--data", str(only_gray), "--out", str(tmp_path / "o3"), "--quiet"]) == 2
+    assert "1 grayscale" in capsys.readouterr().err  # and says why no image was left

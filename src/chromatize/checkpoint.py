@@ -13,6 +13,7 @@ Two formats share one header (``arch``, ``normalization``, ``config``, ``metrics
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import dataclass, fields
@@ -161,6 +162,27 @@ def checkpoint_header(
     }
 
 
+def state_digest(state: dict[str, torch.Tensor]) -> str:
+    """``"sha256:<hex>"`` of a state dict: every tensor's name, dtype, shape and bytes, in name order.
+
+    Written into each checkpoint's header (``digest``) and checked on reading, so a file altered after it
+    was written (or damaged inside its tensor data, which the formats themselves do not check) is refused.
+    """
+    h = hashlib.sha256()
+    for name in sorted(state):
+        t = state[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return "sha256:" + h.hexdigest()
+
+
+def _check_digest(path: Path, ckpt: dict[str, Any]) -> None:
+    recorded = ckpt.get("digest")
+    if recorded is not None and recorded != state_digest(ckpt["model_state"]):
+        raise ValueError(f"{path} has been altered or damaged: its weights do not match the digest recorded when it "
+                         "was written (re-export or re-download it)")
+
+
 def save_checkpoint(
     path: str | os.PathLike,
     model: nn.Module,
@@ -178,6 +200,7 @@ def save_checkpoint(
     path = Path(path)
     header = checkpoint_header(model, config=config, metrics=metrics, readout=readout)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    header["digest"] = state_digest(state)
     with atomic_path(path) as tmp:
         if path.suffix == ".safetensors":
             if training_state or extra_models:
@@ -206,6 +229,7 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
             ckpt["model_state"] = load_file(str(path), device=str(map_location))
         except Exception as e:
             raise ValueError(f"{path} is a damaged chromatize checkpoint: {_first_line(e)}") from e
+        _check_digest(path, ckpt)
         return ckpt
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
@@ -216,6 +240,9 @@ def read_checkpoint(path: str | os.PathLike, map_location: str | torch.device = 
         ) from e
     if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
         raise ValueError(f"{path} is not a chromatize checkpoint (format {ckpt.get('format') if isinstance(ckpt, dict) else None!r})")
+    if not isinstance(ckpt.get("model_state"), dict):
+        raise ValueError(f"{path} is a damaged chromatize checkpoint (no model_state)")
+    _check_digest(path, ckpt)
     return ckpt
 
 
@@ -242,7 +269,13 @@ def load_model(path: str | os.PathLike, map_location: str | torch.device = "cpu"
         raise ValueError(f"{path} was trained with normalisation {norm}, this version uses {NORMALIZATION}")
     model = build_from_arch(ckpt["arch"])
     state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as e:  # torch lists every mismatched tensor over many lines
+        lines = [line.strip() for line in str(e).splitlines() if line.strip()]
+        first = lines[1] if len(lines) > 1 else (lines[0] if lines else type(e).__name__)
+        raise ValueError(f"{path}: its weights do not fit the network its header describes "
+                         f"({ckpt['arch'].get('name')} {ckpt['arch'].get('kwargs')}): {first}") from e
     model.eval()
     model.chromatize_checkpoint = {k: v for k, v in ckpt.items() if k not in _HEADER_ONLY}
     return model

@@ -8,7 +8,9 @@ is ``uint8 [H,W]``.
 
 from __future__ import annotations
 
+import logging
 import os
+import re
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -100,8 +102,13 @@ def load_image(
                 arrays = image_to_arrays(ImageOps.exif_transpose(image))
     except ImageReadError:
         raise
-    except Image.DecompressionBombError as e:
-        raise ImageTooLargeError(path, f"{e} (Pillow's guard: raise PIL.Image.MAX_IMAGE_PIXELS to allow it)") from e
+    except Image.DecompressionBombError as e:  # Pillow's guard fired first (its limit is below ours)
+        pixels = bomb_pixels(e)
+        size = f"{pixels:,} pixels" if pixels else "too many pixels"
+        raise ImageTooLargeError(
+            path, f"{size} exceeds the limit of {Image.MAX_IMAGE_PIXELS * 2:,} that Pillow's decompression-bomb guard "
+            "allows (raise PIL.Image.MAX_IMAGE_PIXELS; the CLI does for a larger --max-pixels)"
+        ) from e
     except FileNotFoundError as e:
         raise ImageReadError(path, "no such file") from e
     except UnidentifiedImageError as e:
@@ -111,7 +118,15 @@ def load_image(
     except Exception as e:  # decoders raise OSError, SyntaxError, ValueError, zlib/struct errors...
         raise ImageReadError(path, f"corrupt or truncated ({type(e).__name__}: {e})") from e
     rgb, alpha = arrays
+    if rgb.size == 0:
+        raise ImageReadError(path, f"the image has no pixels ({rgb.shape[1]}x{rgb.shape[0]})")
     return LoadedImage(rgb, alpha, path)
+
+
+def bomb_pixels(error: Exception) -> int | None:
+    """The pixel count a :class:`PIL.Image.DecompressionBombError` names (its message's first number), or None."""
+    match = re.search(r"(\d+) pixels", str(error))
+    return int(match.group(1)) if match else None
 
 
 def image_to_arrays(image: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
@@ -185,6 +200,8 @@ def save_image(
     """
     path = Path(path)
     fmt = _format_name(format or path.suffix, path)
+    if not 0 <= quality <= 100:
+        raise ValueError(f"quality must be 0-100 (Pillow's JPEG/WebP range), got {quality}")
     if any(_same_file(path, p) for p in protect):
         raise ValueError(f"refusing to write {path}: it is an input")
     if fmt in _NO_ALPHA_FORMATS and "A" in image.getbands():
@@ -216,8 +233,12 @@ def _gray3(gray: np.ndarray) -> np.ndarray:
 
 
 def _float_unit(values: np.ndarray) -> np.ndarray:
-    top = float(values.max()) if values.size else 0.0
+    """Float or wide-integer samples -> ``float32`` in ``[0,1]``; NaN reads as black, +inf as white, -inf as black."""
+    finite = np.isfinite(values)
+    top = float(values[finite].max()) if finite.any() else 0.0
     scale = 1.0 if top <= 1.0 else 255.0 if top <= 255.0 else 65535.0 if top <= 65535.0 else top
+    if not finite.all():
+        values = np.nan_to_num(values, nan=0.0, posinf=scale, neginf=0.0)
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32, copy=False)
 
 
@@ -232,7 +253,7 @@ def _read_high_depth_colour(src: Path | BinaryIO, image: Image.Image) -> tuple[n
         bits = tags.get(_TIFF_BITS, (8,))
         bits = bits if isinstance(bits, tuple) else (bits,)
         if max(bits) > 8 and tags.get(_TIFF_SAMPLES, 1) >= 3 and tags.get(_TIFF_PHOTOMETRIC) == 2:
-            arrays = _read_tiff_rgb(src)
+            arrays = _read_tiff_rgb(src, image.size)
             if arrays is not None:
                 return _orient_arrays(*arrays, int(tags.get(_TIFF_ORIENTATION, 1)))
     return None
@@ -255,15 +276,23 @@ def _read_png16(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]:
     return colour, alpha
 
 
-def _read_tiff_rgb(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None] | None:
+def _read_tiff_rgb(src: Path | BinaryIO, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """The first page of a 16-bit / float colour TIFF with tifffile, or None to let Pillow read it.
+
+    None too when tifffile's reading of a damaged header disagrees with Pillow's ``size`` (width, height)
+    (once an empty ``(2, 0, 3)`` array where Pillow saw 2048 x 2): the size checked against the limits is
+    the size read.
+    """
     import tifffile
 
+    # tifffile logs each damaged tag it skips; the outcome (a result, a fallback to Pillow or one error) is ours to report
+    logging.getLogger("tifffile").addFilter(_below_critical)
     try:
         data = tifffile.imread(src if isinstance(src, Path) else _rewound(src), key=0)
     except Exception as e:  # e.g. LZW without imagecodecs: Pillow still reads it, at 8 bits
         warnings.warn(f"{getattr(src, 'name', src)}: read at 8-bit precision ({e})", stacklevel=3)
         return None
-    if data.ndim != 3 or data.shape[-1] < 3:
+    if data.ndim != 3 or data.shape[-1] < 3 or sorted(data.shape[:2]) != sorted(size):  # Pillow may report it turned
         return None
     if data.dtype == np.uint16:
         colour, alpha = data[..., :3], (_alpha8(data[..., 3]) if data.shape[-1] > 3 else None)
@@ -271,6 +300,10 @@ def _read_tiff_rgb(src: Path | BinaryIO) -> tuple[np.ndarray, np.ndarray | None]
         colour = _float_unit(data[..., :3].astype(np.float32))
         alpha = (_float_unit(data[..., 3].astype(np.float32)) * 255 + 0.5).astype(np.uint8) if data.shape[-1] > 3 else None
     return colour, alpha
+
+
+def _below_critical(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.CRITICAL
 
 
 def _head(src: Path | BinaryIO, n: int) -> bytes:

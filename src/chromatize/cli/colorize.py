@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import warnings
 
@@ -26,7 +27,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="0 gray, 1 as predicted, >1 more vivid (default: %(default)s)")
     p.add_argument("--compare", action="store_true", help="write the gray input and the result side by side")
     p.add_argument("--format", choices=["jpg", "png", "tif", "webp"], help="output format (default: the input's)")
-    p.add_argument("--quality", type=int, default=95, help="JPEG/WebP quality (default: %(default)s)")
+    p.add_argument("--quality", type=_quality, default=95, metavar="Q",
+                   help="JPEG/WebP quality, 0 (smallest) to 100 (best) (default: %(default)s)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
@@ -37,14 +39,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="photos colorized at once (on a CPU, N up to its cores, each on one thread, "
                         "is fastest for folders; default: %(default)s)")
+    p.add_argument("--shard", metavar="I/N",
+                   help="do shard I of N of the files (0 <= I < N; by relative path) and write its JSON summary; "
+                        "default under torchrun or with RANK/WORLD_SIZE set: RANK/WORLD_SIZE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _quality(text: str) -> int:
+    """``--quality``: Pillow's range for JPEG and WebP, 0 to 100 (WebP fails above it, JPEG clamps silently)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if not 0 <= value <= 100:
+        raise argparse.ArgumentTypeError(f"{value} is outside 0-100")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
     from PIL import Image
 
     from chromatize.inference.batch import colorize_files
+    from chromatize.inference.shard import parse_shard, shard_from_env, summary_path, write_summary
 
     # --max-pixels is the limit here; Pillow's warning above half its hard limit would only be noise.
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
@@ -58,16 +75,23 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
     try:
+        shard = parse_shard(args.shard) if args.shard else shard_from_env()
+        device = args.device
+        if device == "cuda" and shard is not None and "LOCAL_RANK" in os.environ:  # one GPU per process
+            device = f"cuda:{os.environ['LOCAL_RANK']}"
         result = colorize_files(
             args.inputs, args.output,
-            model=args.model, device=args.device, backend=args.backend,
+            model=args.model, device=device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
-            workers=args.workers,
+            workers=args.workers, shard=shard,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)
         return 2
+    if shard is not None:
+        path = write_summary(summary_path(args.output, args.inputs, *shard), result, *shard)
+        print(f"shard {shard[0]}/{shard[1]}: summary in {path}")
     for src, dst in result.done if len(result.done) <= 1 else []:
         print(f"{src} -> {dst}")
     print(result.summary(), file=sys.stderr if result.failed else sys.stdout)

@@ -48,7 +48,13 @@ def run(args: argparse.Namespace) -> int:
     for name, model in results["models"].items():
         s = model["summary"]
         print(f"{name:<24} MSE {s['mse']['mean']:.5f}  ΔE00 {s['delta_e2000']['mean']:.2f}  AuC {s['ab_auc_pooled']:.4f}")
-    if results["skipped"]:
-        print(f"skipped {len(results['skipped'])} unreadable file(s): " + ", ".join(s["file"] for s in results["skipped"]))
+    from chromatize.evaluate.runner import GRAYSCALE
+
+    gray = [s["file"] for s in results["skipped"] if s["reason"] == GRAYSCALE]
+    unreadable = [s["file"] for s in results["skipped"] if s["reason"] != GRAYSCALE]
+    if gray:
+        print(f"skipped {len(gray)} grayscale photo(s) (no colour to compare against): " + ", ".join(gray))
+    if unreadable:
+        print(f"skipped {len(unreadable)} unreadable file(s): " + ", ".join(unreadable))
     print(f"wrote {results['outputs']['html']}, results.json and results.csv")
     return 0

@@ -80,8 +80,8 @@ def _metrics_table(results: dict[str, Any]) -> str:
             f"<td>{s['delta_cf']:.1f}</td><td>{s['ab_auc_pooled']:.4f}</td></tr>"
         )
     return (
-        f'<table id="metrics"><thead><tr><th>model</th><th>kind</th>{head}<th>ΔCF</th><th>AuC pooled</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table>"
+        f'<div class="scroll"><table id="metrics"><thead><tr><th>model</th><th>kind</th>{head}<th>ΔCF</th><th>AuC pooled</th></tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 
 
@@ -121,7 +121,7 @@ def _comparison(results: dict[str, Any], gallery: dict[str, dict[str, str]]) -> 
         + "</tr>"
         for f, why in compared_files(results)
     )
-    return f'<table class="compare"><thead><tr><th>file</th>{head}</tr></thead><tbody>{rows}</tbody></table>'
+    return f'<div class="scroll"><table class="compare"><thead><tr><th>file</th>{head}</tr></thead><tbody>{rows}</tbody></table></div>'
 
 
 def _training(results: dict[str, Any]) -> str:
@@ -133,10 +133,15 @@ def _training(results: dict[str, Any]) -> str:
     return f'<div class="row">{"".join(parts)}</div>' if parts else "<p>No run directory with metrics.jsonl or loss_curve.png beside the checkpoints.</p>"
 
 
-STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em;max-width:100em}table{border-collapse:collapse}
+#: Fits a 1280 px screen: the page is at most 1232 px wide; a table wider than that (many models) scrolls
+#: inside its own box instead of widening the page, and the pictures shrink on a narrower window.
+STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;padding:0 1.5em;max-width:1232px;box-sizing:border-box}
+table{border-collapse:collapse}.scroll{overflow-x:auto;max-width:100%}
 td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}th{text-align:left}
-.row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0}img.triptych,img.compare{width:160px;margin-right:2px}
-img.curve,img.loss{max-width:600px}figcaption,small{font-size:.8em;color:#444}"""
+#metrics td{white-space:normal;min-width:5.5em}thead th,tbody th{white-space:normal;overflow-wrap:anywhere;max-width:16em}#metrics tbody th{min-width:12em}
+.row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;max-width:100%}
+img.triptych{width:min(160px,22vw);margin-right:2px}img.compare{width:min(160px,11vw);margin-right:2px}
+img.curve,img.loss{max-width:min(600px,100%)}figcaption,small{font-size:.8em;color:#444}"""
 
 
 def _describe(model: dict[str, Any]) -> str:

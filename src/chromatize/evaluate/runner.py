@@ -18,6 +18,8 @@ from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, l
 from chromatize.evaluate.predictors import Predictor, reference_predictors
 
 DEFAULT_SIZE = 256
+#: The ``reason`` of a photo skipped for having no colour.
+GRAYSCALE = "grayscale"
 
 
 def scan_images(
@@ -25,8 +27,12 @@ def scan_images(
 ) -> tuple[list[tuple[str, Any]], list[dict[str, str]], list[float]]:
     """Read every image once: ``(readable [(rel, path)], skipped [{"file", "reason"}], mean ab [a, b])``.
 
+    Grayscale photos are skipped (reason ``"grayscale"``, as training does): there is no colour to compare
+    against, and the ``gray`` reference would score them a perfect (infinite-PSNR) prediction.
     Stops after ``limit`` readable images. The mean ab is over all pixels of the readable originals.
     """
+    from chromatize.data.cache import is_gray
+
     readable, skipped = [], []
     ab_sum, pixels = np.zeros(2), 0
     files = list_images(folder)
@@ -38,11 +44,16 @@ def scan_images(
         except UnreadableImage as e:
             skipped.append({"file": rel, "reason": str(e)})
             continue
+        if is_gray((rgb * 255.0 + 0.5).astype(np.uint8)):
+            skipped.append({"file": rel, "reason": GRAYSCALE})
+            continue
         readable.append((rel, path))
         ab_sum += metrics.to_lab(rgb)[..., 1:].reshape(-1, 2).sum(axis=0, dtype=np.float64)
         pixels += rgb.shape[0] * rgb.shape[1]
     if not readable:
-        raise ValueError(f"no readable images in {folder} ({len(files)} image files, {len(skipped)} unreadable)")
+        n_gray = sum(s["reason"] == GRAYSCALE for s in skipped)
+        raise ValueError(f"no readable images in {folder} ({len(files)} image files: {n_gray} grayscale, "
+                         f"{len(skipped) - n_gray} unreadable)")
     return readable, skipped, (ab_sum / pixels).tolist()
 
 

@@ -40,8 +40,8 @@ class BatchResult:
         return not self.failed
 
     def summary(self) -> str:
-        lines = [f"{len(self.done)} done, {len(self.skipped)} skipped (output exists; --overwrite replaces), "
-                 f"{len(self.failed)} failed"]
+        why = " (output exists; --overwrite replaces)" if self.skipped else ""
+        lines = [f"{len(self.done)} done, {len(self.skipped)} skipped{why}, {len(self.failed)} failed"]
         lines += [f"  failed: {path}: {reason}" for path, reason in self.failed]
         return "\n".join(lines)
 
@@ -118,6 +118,7 @@ def colorize_files(
     progress: bool = True,
     overlap: bool = True,
     workers: int = 1,
+    shard: tuple[int, int] | None = None,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
@@ -127,6 +128,7 @@ def colorize_files(
     runs, ``workers`` photos colorized at once (at most ``workers`` + :data:`READ_AHEAD` +
     :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
     on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
+    ``shard=(I, N)`` does only shard I of N of the files (:func:`chromatize.inference.shard.shard_pairs`).
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
@@ -139,10 +141,16 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    all_inputs = [src for src, _ in pairs]
+    if shard is not None:
+        from chromatize.inference.shard import shard_pairs
+
+        pairs = shard_pairs(pairs, *shard)
+        if not pairs:  # more shards than files: nothing to do here
+            return BatchResult()
     colorizer = (model if isinstance(model, Colorizer)
                  else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    all_inputs = [src for src, _ in pairs]
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):

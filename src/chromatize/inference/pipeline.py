@@ -23,6 +23,7 @@ from torch import nn
 
 from chromatize import color
 from chromatize.checkpoint import Readout, load_model, model_readout, resolve_weights
+from chromatize.devices import resolve_device
 from chromatize.inference import core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
@@ -34,28 +35,6 @@ if TYPE_CHECKING:
 BACKENDS = ("auto", "torch", "onnx")
 #: Largest render size accepted (the network's activations grow with its square).
 MAX_RENDER_SIZE = 2048
-
-
-def resolve_device(name: str | torch.device) -> torch.device:
-    """``"auto"`` (CUDA, then MPS, then CPU) or a torch device name -> a device that exists here.
-
-    Raises ``ValueError`` with one line for a malformed name or a device this install cannot use."""
-    if str(name) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        return torch.device("mps" if mps is not None and mps.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except (RuntimeError, TypeError) as e:
-        raise ValueError(f"unknown device {str(name)!r} (use cpu, cuda, cuda:N, mps or auto)") from e
-    available = {"cpu": lambda: True, "cuda": torch.cuda.is_available,
-                 "mps": lambda: getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()}
-    if device.type not in available or not available[device.type]():
-        raise ValueError(f"device {str(name)!r} is not available in this install of PyTorch (use cpu or auto)")
-    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
-        raise ValueError(f"device {str(name)!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-    return device
 
 
 class Colorizer:

@@ -135,7 +135,7 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
     async def healthz() -> dict[str, Any]:
         return {"status": "ok", "busy": pool.admitted, "capacity": pool.capacity}
 
-    @app.get("/", include_in_schema=False)
+    @app.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def page() -> FileResponse:
         return FileResponse(STATIC_DIR / "index.html", headers={"Content-Security-Policy": PAGE_CSP})
 

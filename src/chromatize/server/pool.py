@@ -3,9 +3,39 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
+
+
+@functools.lru_cache(maxsize=1)
+def _malloc_trim() -> Callable[[int], int] | None:
+    """glibc's ``malloc_trim``, or None elsewhere (musl, macOS, Windows)."""
+    try:
+        return ctypes.CDLL("libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def return_freed_memory() -> None:
+    """Give memory freed by a finished job back to the system.
+
+    Each request allocates and frees full-resolution arrays of its own size in a worker thread; glibc keeps
+    such freed blocks in per-thread arenas, so without this the server's RSS climbs with every new mix of
+    sizes although nothing is alive (measured by benchmarks/load_test.py).
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+def _run_then_trim(fn: Callable[..., Any], *args: Any) -> Any:
+    try:
+        return fn(*args)
+    finally:
+        return_freed_memory()
 
 
 class PoolFull(RuntimeError):
@@ -43,7 +73,7 @@ class InferencePool:
                 self._executor = ThreadPoolExecutor(self.workers, thread_name_prefix="chromatize-infer")
             executor = self._executor
         try:
-            future = executor.submit(fn, *args)
+            future = executor.submit(_run_then_trim, fn, *args)
         except BaseException:
             self._release()
             raise

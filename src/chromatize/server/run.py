@@ -15,7 +15,16 @@ def serve(models: Iterable[str | os.PathLike] | None = None, *, host: str = "127
 
     Binds to 127.0.0.1 unless ``host`` says otherwise: anyone who can reach the port can use the server.
     """
+    import warnings
+
     import uvicorn
+    from PIL import Image
+
+    config = config or ServerConfig()
+    # The server's --max-megapixels is the limit: Pillow's warning and guard must not speak or undercut it.
+    warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
+    if Image.MAX_IMAGE_PIXELS and config.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
+        Image.MAX_IMAGE_PIXELS = config.max_pixels // 2 + 1
 
     from chromatize.server.app import create_app
 

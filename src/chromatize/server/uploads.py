@@ -6,7 +6,7 @@ import io
 
 from PIL import Image
 
-from chromatize.io import ImageReadError, ImageTooLargeError, LoadedImage, load_image
+from chromatize.io import ImageReadError, ImageTooLargeError, LoadedImage, bomb_pixels, load_image
 
 from chromatize.server.config import ACCEPTED_CONTENT_TYPES, ACCEPTED_FORMATS, OUTPUT_FORMATS
 
@@ -27,6 +27,17 @@ def check_content_type(content_type: str | None) -> None:
         raise UploadRejected(415, f"unsupported media type {media!r}; accepted: {', '.join(ACCEPTED_FORMATS)}")
 
 
+def pixel_limit_message(max_pixels: int, width: int | None = None, height: int | None = None,
+                        pixels: int | None = None) -> str:
+    """The server's own words for an image over its pixel limit (named by the ``serve`` flag that sets it)."""
+    if width is not None and height is not None:
+        size = f"{width}x{height} = {width * height:,} pixels"
+    else:
+        size = f"{pixels:,} pixels" if pixels else "too many pixels"
+    return (f"image is too large: {size} (read from its header), over this server's limit of {max_pixels:,} pixels "
+            f"({max_pixels / 1e6:g} megapixels; set with chromatize serve --max-megapixels)")
+
+
 def decode_upload(data: bytes, *, max_pixels: int) -> LoadedImage:
     """Uploaded bytes -> the image read by :func:`chromatize.io.load_image` (upright, full bit depth).
 
@@ -38,18 +49,23 @@ def decode_upload(data: bytes, *, max_pixels: int) -> LoadedImage:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             fmt = probe.format
-    except Image.DecompressionBombError as e:
-        raise UploadRejected(413, f"image has too many pixels: {e}") from e
+            width, height = probe.size
+    except Image.DecompressionBombError as e:  # Pillow's own guard, above ours: answer with our limit
+        raise UploadRejected(413, pixel_limit_message(max_pixels, pixels=bomb_pixels(e))) from e
     except Image.UnidentifiedImageError as e:
         raise UploadRejected(400, "not a readable image: the bytes are in no image format Pillow knows") from e
     except Exception as e:  # Pillow raises many types for a damaged header
         raise UploadRejected(400, f"not a readable image ({type(e).__name__}: {e})") from e
     if fmt not in ACCEPTED_FORMATS:
         raise UploadRejected(415, f"image format {fmt} is not accepted; accepted: {', '.join(ACCEPTED_FORMATS)}")
+    if width * height > max_pixels:
+        raise UploadRejected(413, pixel_limit_message(max_pixels, width, height))
+    if width < 1 or height < 1:
+        raise UploadRejected(400, f"the image has no pixels ({width}x{height})")
     try:
         return load_image(io.BytesIO(data), max_pixels=max_pixels, name="upload")
     except ImageTooLargeError as e:
-        raise UploadRejected(413, f"image is too large: {e.reason}") from e
+        raise UploadRejected(413, pixel_limit_message(max_pixels)) from e
     except ImageReadError as e:
         raise UploadRejected(400, f"damaged or truncated {fmt} image ({e.reason})") from e
 

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from chromatize.color import rgb_to_l_ab
 from chromatize.data.dataset import CachedImages
 from chromatize.quantize import bin_counts, block_targets, rebalance_weights
-from chromatize.train.tasks import Task, _optimize, check_finite, register_task
+from chromatize.train.tasks import Task, register_task
 
 log = logging.getLogger("chromatize.train")
 
@@ -32,6 +32,17 @@ def rebalanced_cross_entropy(logits: torch.Tensor, ab_norm: torch.Tensor, center
     scale = ab_norm.shape[-1] // logits.shape[-1]
     targets = block_targets(ab_norm, centers, scale, weights)
     return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+
+
+class _Logits(torch.nn.Module):
+    """A classifier seen through its ``logits`` method."""
+
+    def __init__(self, classifier: torch.nn.Module):
+        super().__init__()
+        self.classifier = classifier
+
+    def forward(self, L: torch.Tensor) -> torch.Tensor:
+        return self.classifier.logits(L)
 
 
 @register_task("classification")
@@ -64,15 +75,19 @@ class ClassificationTask(Task):
             raise RuntimeError("the class prior is not set: start the run with chromatize.train.train (it calls prepare)")
         return rebalance_weights(self.model.prior, self.model.bin_centers)
 
-    def loss(self, rgb: torch.Tensor) -> torch.Tensor:
-        L, ab = self.split(rgb)
-        return rebalanced_cross_entropy(self.model.logits(L), ab, self.model.bin_centers, self.class_weights())
+    def training_view(self, key: str) -> torch.nn.Module:
+        """Training runs the classifier's :meth:`logits` (a wrapper such as DDP sees it as ``forward``)."""
+        return _Logits(self.model) if key == "model" else super().training_view(key)
 
-    def train_step(self, rgb, optimizers):
-        loss = self.loss(rgb)
-        check_finite("training", loss)
-        _optimize(optimizers["model"], loss)
-        return {"loss": loss.item()}
+    def loss(self, rgb: torch.Tensor, logits_fn=None) -> torch.Tensor:
+        L, ab = self.split(rgb)
+        logits = (logits_fn or self.model.logits)(L)
+        return rebalanced_cross_entropy(logits, ab, self.model.bin_centers, self.class_weights())
+
+    def train_step(self, rgb, stepper):
+        loss = self.loss(rgb, self.net())
+        stepper.step("model", loss)
+        return {"loss": loss.detach()}
 
     @torch.no_grad()
     def eval_step(self, rgb):

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from chromatize.data.augment import AugmentConfig
+from chromatize.train.step import AMP_DTYPES, LR_SCALINGS
 
 
 @dataclass
@@ -79,7 +80,13 @@ class TrainConfig:
     epoch_size: int = 0  # training images per epoch; 0 = one pass; more repeats the data (fresh augmentation)
     batch_size: int = 16
     seed: int = 0
-    device: str = "auto"  # cpu, cuda, cuda:N or auto
+    device: str = "auto"  # cpu, cuda, cuda:N, mps or auto (cuda, else mps, else cpu); under torchrun cuda = cuda:LOCAL_RANK
+    accumulate: int = 1  # micro-batches of batch_size per optimiser step (gradient accumulation)
+    clip_grad_norm: float = 0.0  # > 0: clip each optimiser's gradient norm to this
+    amp: str = "off"  # mixed precision on CUDA: off, bf16 or fp16 (refused on cpu/mps)
+    sync_bn: bool = False  # under torchrun: BatchNorm statistics over all ranks (SyncBatchNorm; CUDA only)
+    lr_scaling: str = "none"  # optim.lr x none (1), linear (ranks x accumulate) or sqrt of it
+    log_every: int = 50  # steps between loss read-backs from the device (NaN/inf check, progress bar)
     threads: int = 0  # torch CPU threads; 0 = torch's default
     num_workers: int = 0  # DataLoader worker processes
     channels_last: bool = True  # NHWC tensors: faster convolutions / pooling on CPU (oneDNN)
@@ -98,11 +105,13 @@ class TrainConfig:
             "loss.gan": (self.loss.gan, ("vanilla", "lsgan")),
             "optim.name": (self.optim.name, ("adam", "adamax", "rmsprop", "sgd")),
             "optim.schedule": (self.optim.schedule, ("none", "cosine", "step")),
+            "amp": (self.amp, tuple(AMP_DTYPES)),
+            "lr_scaling": (self.lr_scaling, tuple(LR_SCALINGS)),
         }
         for key, (value, allowed) in checks.items():
             if value not in allowed:
                 raise ValueError(f"{key} must be one of {', '.join(allowed)}; got {value!r}")
-        for key in ("image_size", "batch_size", "epochs"):
+        for key in ("image_size", "batch_size", "epochs", "accumulate", "log_every"):
             if getattr(self, key) < 1:
                 raise ValueError(f"{key} must be >= 1, got {getattr(self, key)}")
         if not 0.0 <= self.val_fraction < 1.0:

@@ -1,5 +1,11 @@
 """Tasks own the networks, the losses and one optimisation step; the trainer only loops and keeps state.
 
+``train_step(rgb, stepper)`` runs the networks through :meth:`Task.net` (what the trainer may have wrapped
+in ``DistributedDataParallel``), hands each loss to ``stepper.step(optimizer_name, loss)`` (the trainer's
+one place for backward, accumulation, clipping and mixed precision; :class:`chromatize.train.step.Stepper`)
+and returns its losses as detached tensors, which the trainer averages and checks for NaN/inf at its log
+intervals, so no step waits on the device.
+
 A task works on batches of sRGB ``float [B,3,H,W]`` in ``[0,1]`` already on its device and converts them
 with :func:`chromatize.color.rgb_to_l_ab`. Networks see normalised L ``[B,1,H,W]`` and predict normalised
 ab ``[B,2,H,W]`` (``target="lab"``) or sRGB ``[B,3,H,W]`` (``target="rgb"``).
@@ -20,17 +26,6 @@ class NonFiniteLossError(FloatingPointError):
     """A loss was NaN or infinite; raised before it could touch the weights."""
 
 
-def check_finite(name: str, loss: torch.Tensor) -> None:
-    if not torch.isfinite(loss).all():
-        raise NonFiniteLossError(f"{name} loss is {loss.item()}")
-
-
-def _optimize(optimizer: torch.optim.Optimizer, loss: torch.Tensor) -> None:
-    optimizer.zero_grad(set_to_none=True)
-    loss.backward()
-    optimizer.step()
-
-
 class Task:
     """Base: ``modules`` maps names to networks; ``"model"`` is the colorizer saved as the checkpoint."""
 
@@ -42,10 +37,26 @@ class Task:
         if cfg.target != "lab":
             kwargs["target"] = cfg.target
         self.modules: dict[str, nn.Module] = {"model": self._place(create_model(cfg.model.name, **kwargs))}
+        self._nets: dict[str, nn.Module] = {}  # training views as the trainer wrapped them (see wrap)
 
     @property
     def model(self) -> nn.Module:
+        """The plain colorizer (what checkpoints save; never a wrapper)."""
         return self.modules["model"]
+
+    def training_view(self, key: str) -> nn.Module:
+        """The module whose ``forward`` :meth:`train_step` calls for network ``key`` (default: the network)."""
+        return self.modules[key]
+
+    def wrap(self, wrap_fn) -> None:
+        """Let the trainer wrap each training view (``DistributedDataParallel`` under torchrun)."""
+        self._nets = {key: wrap_fn(self.training_view(key)) for key in self.modules}
+
+    def net(self, key: str = "model") -> nn.Module:
+        """What a training step runs for network ``key``: its (possibly wrapped) training view."""
+        if key not in self._nets:
+            self.wrap(lambda module: module)
+        return self._nets[key]
 
     def _place(self, net: nn.Module) -> nn.Module:
         return net.to(self.device, memory_format=self.memory_format)
@@ -71,7 +82,8 @@ class Task:
         """Called once when a run starts (not on resume), after ``init_from``, with the training dataset
         (:class:`chromatize.data.dataset.CachedImages`): the place to gather data statistics. Default: nothing."""
 
-    def train_step(self, rgb: torch.Tensor, optimizers: dict[str, torch.optim.Optimizer]) -> dict[str, float]:
+    def train_step(self, rgb: torch.Tensor, stepper) -> dict[str, torch.Tensor]:
+        """One micro-batch: losses to ``stepper.step(name, loss)``; returns ``{"loss": ..., ...}`` detached."""
         raise NotImplementedError
 
     @torch.no_grad()
@@ -86,12 +98,11 @@ class RegressionTask(Task):
         super().__init__(cfg, device)
         self.criterion = regression_loss(cfg.loss.name, cfg.loss.huber_delta)
 
-    def train_step(self, rgb, optimizers):
+    def train_step(self, rgb, stepper):
         L, target = self.split(rgb)
-        loss = self.criterion(self.model(L), target)
-        check_finite("training", loss)
-        _optimize(optimizers["model"], loss)
-        return {"loss": loss.item()}
+        loss = self.criterion(self.net()(L).float(), target)
+        stepper.step("model", loss)
+        return {"loss": loss.detach()}
 
     @torch.no_grad()
     def eval_step(self, rgb):
@@ -114,25 +125,23 @@ class Pix2PixTask(Task):
         self.gan = GANLoss(cfg.loss.gan)
         self.l1 = nn.L1Loss()
 
-    def train_step(self, rgb, optimizers):
+    def train_step(self, rgb, stepper):
         L, real = self.split(rgb)
-        G, D = self.modules["model"], self.modules["discriminator"]
-        fake = G(L)
+        D = self.net("discriminator")
+        fake = self.net("model")(L).float()
 
         d_loss = 0.5 * (self.gan(D(torch.cat([L, fake.detach()], 1)), False) + self.gan(D(torch.cat([L, real], 1)), True))
-        check_finite("discriminator", d_loss)
-        _optimize(optimizers["discriminator"], d_loss)
+        stepper.step("discriminator", d_loss)
 
-        D.requires_grad_(False)  # the generator step must not accumulate gradients into D
+        plain_d = self.modules["discriminator"]  # unwrapped: no gradient reaches D in the generator step
+        plain_d.requires_grad_(False)
         try:
-            g_gan = self.gan(D(torch.cat([L, fake], 1)), True)
+            g_gan = self.gan(plain_d(torch.cat([L, fake], 1)), True)
         finally:
-            D.requires_grad_(True)
+            plain_d.requires_grad_(True)
         l1 = self.l1(fake, real)
-        g_loss = g_gan + self.cfg.loss.l1_lambda * l1
-        check_finite("generator", g_loss)
-        _optimize(optimizers["model"], g_loss)
-        return {"loss": l1.item(), "g_gan": g_gan.item(), "d_loss": d_loss.item()}
+        stepper.step("model", g_gan + self.cfg.loss.l1_lambda * l1)
+        return {"loss": l1.detach(), "g_gan": g_gan.detach(), "d_loss": d_loss.detach()}
 
     @torch.no_grad()
     def eval_step(self, rgb):

@@ -109,7 +109,22 @@
     xhr.send(form);
   }
 
+  function clearResult() {
+    // An error must not leave an earlier photo's result (or a broken "original") on screen.
+    $("result").hidden = true;
+    $("after").removeAttribute("src");
+    $("before").removeAttribute("src");
+    $("compare").classList.remove("gray-before");
+    $("result-info").textContent = "";
+    const link = $("download");
+    link.removeAttribute("href");
+    link.setAttribute("aria-disabled", "true");
+    if (state.resultUrl) URL.revokeObjectURL(state.resultUrl);
+    state.resultUrl = null;
+  }
+
   function fail(message) {
+    clearResult();
     document.body.dataset.state = "error";
     setStatus(message, { error: true });
   }
@@ -135,6 +150,9 @@
     if (state.beforeBroken) {
       $("compare").classList.add("gray-before");
       $("before").src = url;
+    } else if ($("before").getAttribute("src") !== state.originalUrl) {
+      $("before").src = state.originalUrl;
+      await $("before").decode().catch(() => {});
     }
     $("result").hidden = false;
     $("result-info").textContent =
