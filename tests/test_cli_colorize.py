@@ -221,3 +221,19 @@ def test_bad_device_render_size_or_model_file_is_one_line(tmp_path, model, capsy
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["notackpt.txt", "p.png"]
+
+
+def test_auto_workers_one_photo_per_core_for_folders_on_the_cpu(tmp_path):
+    import argparse
+    import os
+
+    from chromatize.cli.colorize import _auto_workers
+
+    photo = gray(tmp_path / "p.png")
+    cores = min(os.cpu_count() or 1, 8)
+    assert _auto_workers(argparse.Namespace(inputs=[str(tmp_path)], device="cpu")) == cores
+    assert _auto_workers(argparse.Namespace(inputs=[str(photo), str(photo)], device="cpu")) == cores
+    assert _auto_workers(argparse.Namespace(inputs=[str(photo)], device="cpu")) == 1
+    assert _auto_workers(argparse.Namespace(inputs=[str(tmp_path)], device="cuda")) == 1
+    with pytest.raises(SystemExit):  # argparse: usage and a one-line error, exit code 2
+        main(["colorize", "-q", str(photo), "--workers", "0"])

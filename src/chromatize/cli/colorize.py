@@ -36,14 +36,35 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
                    help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
                         "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
-    p.add_argument("--workers", type=int, default=1, metavar="N",
-                   help="photos colorized at once (on a CPU, N up to its cores, each on one thread, "
-                        "is fastest for folders; default: %(default)s)")
+    p.add_argument("--workers", type=_workers, default="auto", metavar="N",
+                   help="photos colorized at once, each on one thread when N > 1 (default auto: one per CPU core "
+                        "for a folder or several files on the CPU, else 1 with every thread)")
     p.add_argument("--shard", metavar="I/N",
                    help="do shard I of N of the files (0 <= I < N; by relative path) and write its JSON summary; "
                         "default under torchrun or with RANK/WORLD_SIZE set: RANK/WORLD_SIZE")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
+
+
+def _workers(text: str) -> str | int:
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number or auto: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _auto_workers(args: argparse.Namespace) -> int:
+    """One photo per core for a folder or several files on the CPU (one thread each scales better than
+    one photo on every thread: benchmarks/bench_core.py); else one."""
+    from pathlib import Path
+
+    several = len(args.inputs) > 1 or any(Path(i).is_dir() for i in args.inputs)
+    return min(os.cpu_count() or 1, 8) if several and args.device == "cpu" else 1
 
 
 def _quality(text: str) -> int:
@@ -67,10 +88,8 @@ def run(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
     if Image.MAX_IMAGE_PIXELS and args.max_pixels > 2 * Image.MAX_IMAGE_PIXELS:
         Image.MAX_IMAGE_PIXELS = args.max_pixels // 2 + 1  # Pillow's bomb guard must not undercut --max-pixels
-    if args.workers < 1:
-        print(f"chromatize colorize: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
-        return 2
-    if args.workers > 1:
+    workers = _auto_workers(args) if args.workers == "auto" else args.workers
+    if workers > 1:
         import torch
 
         torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
@@ -84,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model, device=device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
-            workers=args.workers, shard=shard,
+            workers=workers, shard=shard,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)
