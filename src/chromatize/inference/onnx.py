@@ -124,6 +124,9 @@ class OnnxNetwork:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads or torch.get_num_threads()
         options.inter_op_num_threads = 1
+        # Idle ONNX Runtime threads would spin between calls, taking the cores from the PyTorch steps
+        # around the network (measured: a 1 MP photo 130 ms with spinning, 88 ms without).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.device = torch.device(device)
         providers = ["CPUExecutionProvider"]
         if self.device.type == "cuda":
