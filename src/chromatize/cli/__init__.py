@@ -17,6 +17,17 @@ from chromatize import __version__
 COMMANDS = ["models", "colorize", "video", "train", "export", "evaluate", "serve"]
 
 
+def add_device_arguments(p: argparse.ArgumentParser, *, device: bool = True) -> None:
+    """``--device`` and ``--backend``, as every command that runs a model offers them."""
+    from chromatize.inference import BACKENDS
+
+    if device:
+        p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
+    p.add_argument("--backend", choices=BACKENDS, default="auto",
+                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
+                        "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="chromatize", description="Colorize black-and-white photographs.")
     parser.add_argument("--version", action="version", version=f"chromatize {__version__}")

@@ -7,6 +7,7 @@ import os
 import sys
 import warnings
 
+from chromatize.cli import add_device_arguments
 from chromatize.io import DEFAULT_MAX_PIXELS
 
 
@@ -32,10 +33,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs (inputs are never replaced)")
     p.add_argument("--max-pixels", type=int, default=DEFAULT_MAX_PIXELS, metavar="N",
                    help="refuse images with more pixels than this (default: %(default)s)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
-    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default="auto",
-                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
-                        "installed, it is faster; a checkpoint is exported to ONNX once, into ~/.cache/chromatize/onnx)")
+    add_device_arguments(p)
     p.add_argument("--workers", type=_workers, default="auto", metavar="N",
                    help="photos colorized at once, each on one thread when N > 1 (default auto: one per CPU core "
                         "for a folder or several files on the CPU, else 1 with every thread)")

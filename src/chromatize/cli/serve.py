@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from chromatize.cli import add_device_arguments
 from chromatize.server.config import ServerConfig
 
 _DEFAULTS = ServerConfig()
@@ -28,8 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help=f"largest upload in MiB (default {_DEFAULTS.max_upload_bytes / 2**20:g})")
     p.add_argument("--max-megapixels", type=float, default=_DEFAULTS.max_pixels / 1e6,
                    help=f"largest image in megapixels (default {_DEFAULTS.max_pixels / 1e6:g})")
-    p.add_argument("--backend", choices=["auto", "torch", "onnx"], default=_DEFAULTS.backend,
-                   help="run models with PyTorch or ONNX Runtime (default auto: ONNX Runtime when installed, it is faster on CPU)")
+    add_device_arguments(p, device=False)
     p.set_defaults(func=run)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from chromatize.inference.pipeline import BACKENDS
+from chromatize.cli import add_device_arguments
 from chromatize.inference.temporal import MODES
 
 
@@ -35,10 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preset", default=None, help="x264/x265 speed preset (default: veryfast)")
     p.add_argument("--batch-size", type=int, default=None, metavar="N", help="frames colorized together")
     p.add_argument("--overwrite", action="store_true", help="replace OUT if it exists")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N, mps or auto (default: %(default)s)")
-    p.add_argument("--backend", choices=list(BACKENDS), default="auto",
-                   help="run the network with PyTorch or ONNX Runtime (default auto: ONNX Runtime on the CPU when "
-                        "installed)")
+    add_device_arguments(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 

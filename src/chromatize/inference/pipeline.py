@@ -24,15 +24,13 @@ from torch import nn
 from chromatize import color
 from chromatize.checkpoint import Readout, load_model, model_readout, resolve_weights
 from chromatize.devices import resolve_device
-from chromatize.inference import core
+from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
 from chromatize.registry import model_info
 
 if TYPE_CHECKING:
     from chromatize.inference.onnx import OnnxNetwork
 
-#: Ways to run the network; ``auto`` picks ONNX Runtime on the CPU when it is installed.
-BACKENDS = ("auto", "torch", "onnx")
 #: Largest render size accepted (the network's activations grow with its square).
 MAX_RENDER_SIZE = 2048
 

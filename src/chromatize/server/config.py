@@ -56,7 +56,7 @@ class ServerConfig:
             raise ValueError(f"queue_limit must be >= 0, got {self.queue_limit}")
         if self.max_render_size < self.min_render_size:
             raise ValueError("max_render_size must be >= min_render_size")
-        from chromatize.inference.pipeline import BACKENDS
+        from chromatize.inference import BACKENDS
 
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
