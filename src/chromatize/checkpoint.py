@@ -65,6 +65,10 @@ class Readout:
     def to_dict(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
+    def with_changes(self, **changes: Any) -> "Readout":
+        """This readout with the settings in ``changes`` that are not None replaced (and checked)."""
+        return Readout(**{**self.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
+
     def stored(self) -> dict[str, Any]:
         """The part written into a header's ``readout`` (the rest comes from ``arch``)."""
         return {"render_size": self.render_size, "border": self.border, "chroma_gain": self.chroma_gain}

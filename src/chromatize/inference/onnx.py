@@ -50,7 +50,6 @@ def export_onnx(model: str | os.PathLike | nn.Module, out: str | os.PathLike, **
     (``.onnx``) atomically: inputs as the network declares them (``L [B,1,H,W]``, ...), output ``[B,C,H,W]``,
     with B, H and W dynamic (H, W multiples of the network's size multiple). ``readout_changes`` (e.g.
     ``chroma_gain=1.2``; None leaves a setting) are recorded instead of the checkpoint's own settings."""
-    from chromatize.train.export import readout_with
 
     _require_onnx()
     import onnx
@@ -59,7 +58,7 @@ def export_onnx(model: str | os.PathLike | nn.Module, out: str | os.PathLike, **
     if out.suffix != ".onnx":
         raise ValueError(f"ONNX export writes .onnx files, got {out.name!r}")
     network = model if isinstance(model, nn.Module) else load_model(resolve_weights(model))
-    info, readout = model_info(network), readout_with(model_readout(network), **readout_changes)
+    info, readout = model_info(network), model_readout(network).with_changes(**readout_changes)
     if info.kind != "colorizer":
         raise ValueError(f"{info.name!r} is a {info.kind}, not a colorizer")
     network = network.float().eval()

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import Readout, load_model, model_readout, resolve_weights
+from chromatize.checkpoint import load_model, model_readout, resolve_weights
 from chromatize.devices import resolve_device
 from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
@@ -60,9 +60,7 @@ class Colorizer:
             self.info, base = model.info, model.readout
         if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
-        changes = {k: v for k, v in (("render_size", render_size), ("border", border), ("chroma_gain", chroma_gain))
-                   if v is not None}
-        self.readout = Readout(**{**base.to_dict(), **changes})
+        self.readout = base.with_changes(render_size=render_size, border=border, chroma_gain=chroma_gain)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo

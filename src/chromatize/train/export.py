@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from chromatize.checkpoint import Readout, build_from_arch, read_checkpoint, readout_from_header, save_checkpoint
+from chromatize.checkpoint import build_from_arch, read_checkpoint, readout_from_header, save_checkpoint
 
 
 def export_weights(
@@ -35,10 +35,5 @@ def export_weights(
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
     if half:
         model = model.to(torch.float16)
-    readout = readout_with(readout_from_header(ckpt), chroma_gain=chroma_gain, render_size=render_size, border=border)
+    readout = readout_from_header(ckpt).with_changes(chroma_gain=chroma_gain, render_size=render_size, border=border)
     return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"), readout=readout.stored())
-
-
-def readout_with(readout: Readout, **changes) -> Readout:
-    """``readout`` with the settings in ``changes`` that are not None replaced (and checked)."""
-    return Readout(**{**readout.to_dict(), **{k: v for k, v in changes.items() if v is not None}})
