@@ -67,16 +67,16 @@ def _resize_levels(levels: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return _resize(levels, size).add_(0.5).floor_().clamp_(0.0, 255.0)  # rounded as PIL does
 
 
-def pad_inputs(inputs: list[torch.Tensor], border: int, multiple: int) -> tuple[list[torch.Tensor], int]:
+def pad_inputs(inputs: list[torch.Tensor], border: int, multiple: int) -> list[torch.Tensor]:
     """Add ``border`` pixels on every side of each input (and up to ``multiple``): L is mirrored, other
-    inputs (hints) are padded with zeros, so no hint is copied into the border. Returns them and ``border``."""
+    inputs (hints) are padded with zeros, so no hint is copied into the border."""
     h, w = inputs[0].shape[-2:]
     ph, pw = (-(h + 2 * border)) % multiple, (-(w + 2 * border)) % multiple
     if not (border or ph or pw):
-        return inputs, border
+        return inputs
     pad = (border, border + pw, border, border + ph)
     mode = "reflect" if border + ph < h and border + pw < w else "replicate"
-    return [F.pad(inputs[0], pad, mode=mode), *(F.pad(x, pad) for x in inputs[1:])], border
+    return [F.pad(inputs[0], pad, mode=mode), *(F.pad(x, pad) for x in inputs[1:])]
 
 
 def default_input(name: str, L: torch.Tensor) -> torch.Tensor:
@@ -99,8 +99,7 @@ def run_network(
     h, w = L_small.shape[-2:]
     given = {"L": L_small, **(extra or {})}
     tensors = [given[n] if n in given else default_input(n, L_small) for n in inputs]
-    padded, b = pad_inputs(tensors, border, multiple)
-    out = model(*padded)[..., b : b + h, b : b + w].float()
+    out = model(*pad_inputs(tensors, border, multiple))[..., border : border + h, border : border + w].float()
     if target == "rgb":
         out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
     return out
