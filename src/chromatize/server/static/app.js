@@ -171,7 +171,9 @@
     state.renders += 1;
     document.body.dataset.renders = String(state.renders);
     document.body.dataset.state = "done";
-    setStatus("Done. Drag across the picture to compare; change a setting to re-render.");
+    setStatus($("hint-mode").checked
+      ? "Done. Click the picture to add a hint, drag a dot to move it; the result re-renders."
+      : "Done. Drag across the picture to compare; change a setting to re-render.");
   }
 
   function scheduleColorize() {
