@@ -48,7 +48,10 @@ def random_hints(original: np.ndarray, n: int, seed: int):
 
 
 def fill_prediction(gray8: np.ndarray, hints, edge_weight: float) -> np.ndarray:
-    """The hints' colours spread to every pixel (nearest hint; along the photo when ``edge_weight`` > 0)."""
+    """The hints' colours spread to every pixel: the nearest hinted pixel's (exact Euclidean distance, SciPy's
+    distance transform) for ``edge_weight=0``, else the nearest along the photo (its geodesic fill)."""
+    from scipy.ndimage import distance_transform_edt
+
     from chromatize.color import l_ab_to_rgb, rgb_to_l_ab
     from chromatize.hints import hint_tensor
     from chromatize.models.hints import geodesic_fill
@@ -56,7 +59,11 @@ def fill_prediction(gray8: np.ndarray, hints, edge_weight: float) -> np.ndarray:
     rgb = torch.from_numpy(gray8).permute(2, 0, 1)[None].float() / 255.0
     L, _ = rgb_to_l_ab(rgb)
     seeds = hint_tensor(hints, gray8.shape[:2], gray8.shape[:2])
-    ab, _ = geodesic_fill(L, seeds, edge_weight=edge_weight)
+    if edge_weight > 0:
+        ab, _ = geodesic_fill(L, seeds, edge_weight=edge_weight)
+    else:
+        _, (rows, cols) = distance_transform_edt(seeds[0, 2].numpy() == 0, return_indices=True)
+        ab = seeds[:, :2, torch.from_numpy(rows), torch.from_numpy(cols)]
     return l_ab_to_rgb(L, ab)[0].permute(1, 2, 0).numpy()
 
 
@@ -135,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             table.add(f"hints {n}", guided.colorize_array(gray8, hints=hints) / 255.0, original, lab)
             if n and not args.no_fill:
                 table.add(f"fill {n}", fill_prediction(gray8, hints, 0.0), original, lab)
-                table.add(f"edge fill {n}", fill_prediction(gray8, hints, 20.0), original, lab)
+                table.add(f"edge fill {n}", fill_prediction(gray8, hints, 150.0), original, lab)
         if not args.no_reference:
             others = [r for r in groups[str(Path(rel).parent)] if r != rel]
             refs = {"partial": partial_reference(original)}

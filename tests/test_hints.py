@@ -95,7 +95,7 @@ def test_edge_aware_fill_stops_at_edges_where_the_nearest_hint_fill_does_not():
     seeds = torch.zeros(1, 3, 32, 32)
     seeds[0, :, 4, 4] = torch.tensor([0.4, 0.1, 1.0])  # a hint in the left region
     seeds[0, :, 28, 28] = torch.tensor([-0.4, -0.1, 1.0])  # and one in the right
-    edge, dist = geodesic_fill(L, seeds, edge_weight=20.0)
+    edge, dist = geodesic_fill(L, seeds)
     assert torch.all(edge[0, 0, :, :16] == 0.4) and torch.all(edge[0, 0, :, 16:] == -0.4)
     plain, _ = geodesic_fill(L, seeds, edge_weight=0.0)
     assert (plain[0, 0, :, :16] == -0.4).any()  # the straight Voronoi edge crosses into the left region
