@@ -120,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--limit", type=int, default=0)
     ap.add_argument("--no-reference", action="store_true")
     ap.add_argument("--no-fill", action="store_true")
+    ap.add_argument("--chroma-gain", type=float, default=None, help="override the hint model's chroma gain")
     ap.add_argument("--json", default="")
     args = ap.parse_args(argv)
     torch.set_num_threads(2)
     counts = [int(c) for c in args.counts.split(",")]
-    guided = Colorizer.from_pretrained(args.model, backend="torch")
+    guided = Colorizer.from_pretrained(args.model, backend="torch", chroma_gain=args.chroma_gain)
     automatic = Colorizer.from_pretrained(args.automatic, backend="torch")
     files = list_images(args.data)[: args.limit or None]
     originals = {rel: load_original(path, SIZE) for rel, path in files}
@@ -157,7 +158,8 @@ def main(argv: list[str] | None = None) -> int:
     for row, s in summary.items():
         print(f"{row:22} {s['psnr']:7.2f} {s['delta_e2000']:7.2f} {s['cf_pred']:6.1f} {s['images']}")
     if args.json:
-        Path(args.json).write_text(json.dumps({"model": args.model, "data": args.data, "size": SIZE, "rows": summary}, indent=1))
+        Path(args.json).write_text(json.dumps({"model": args.model, "chroma_gain": guided.chroma_gain, "data": args.data,
+                                               "size": SIZE, "rows": summary}, indent=1))
     return 0
 
 

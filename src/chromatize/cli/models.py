@@ -46,13 +46,15 @@ def run(args: argparse.Namespace) -> int:
         try:
             header = weights_header(path)
         except ValueError as e:
-            rows.append([name, "unreadable", "", "", str(e)])
+            rows.append([name, "unreadable", "", "", "", str(e)])
             continue
         arch = header.get("arch", {})
         kwargs = ", ".join(f"{k}={v}" for k, v in arch.get("kwargs", {}).items())
         metrics = "  ".join(f"{k}={_fmt(v)}" for k, v in header.get("metrics", {}).items()) or "no metrics"
         size_mb = path.stat().st_size / 1e6
-        rows.append([name, f"{arch.get('name', '?')}({kwargs})", f"target={arch.get('target', '?')}", f"{size_mb:.1f} MB", metrics])
+        takes = "+".join(arch.get("inputs", ["L"]))
+        rows.append([name, f"{arch.get('name', '?')}({kwargs})", f"target={arch.get('target', '?')}", f"inputs={takes}",
+                     f"{size_mb:.1f} MB", metrics])
     for line in _table(rows):
         print(line)
     return 0
