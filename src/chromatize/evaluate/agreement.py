@@ -141,7 +141,7 @@ def assign_judges(predictors: Sequence[Any], judges: Sequence[Judge] | None = No
             out.notes.append(f"{p.name}: no classifier agreement: no ImageNet classifier it was not built on is installed "
                              f"({'; '.join(f'{j.title}: {j.weights}' for j in fits)})")
         else:
-            out.notes.append(f"{p.name}: no classifier agreement: it is built on every available classifier's network")
+            out.notes.append(f"{p.name}: no classifier agreement: it is built on the network of every candidate classifier")
     if not models:
         first = next((j for j in judges if load(j) is not None), None)
         if first:
