@@ -146,3 +146,14 @@ def test_pretrained_checkpoint_loads_without_the_package(tmp_path, monkeypatch):
     L = torch.rand(1, 1, 64, 64) * 2 - 1
     with torch.no_grad():
         assert torch.equal(model(L), loaded(L))
+
+
+def test_onnx_export_keeps_same_padding_at_unseen_sizes(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from chromatize.inference import onnx
+
+    model = create_model("efficientnet_lite0_unet", decoder_channels=SMALL_DECODER).eval()
+    net = onnx.OnnxNetwork(onnx.export_onnx(save_checkpoint(tmp_path / "m.safetensors", model), tmp_path / "m.onnx"))
+    L = torch.rand(2, 1, 96, 160) * 2 - 1  # the export traced another size; the pads are the same at every multiple of 32
+    with torch.inference_mode():
+        assert (net(L) - model(L)).abs().max() < 1e-4
