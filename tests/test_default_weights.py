@@ -34,3 +34,15 @@ def test_default_beats_gray_on_held_out_sample_photos():
         cf.append(colorfulness(pred) / colorfulness(original))
     assert np.mean(gains) > 0.3, gains
     assert np.mean(cf) > 0.3, cf
+
+
+def test_default_weights_fit_mobilenet_unet_exactly():
+    """The shipped file's tensors are exactly mobilenet_unet's state dict (the shared decoder kept its keys)."""
+    from safetensors import safe_open
+
+    from chromatize.checkpoint import resolve_weights
+    from chromatize.registry import create_model
+
+    with safe_open(str(resolve_weights("default")), framework="pt") as f:
+        keys = set(f.keys())
+    assert keys == set(create_model("mobilenet_unet").state_dict())

@@ -8,6 +8,7 @@ from chromatize.registry import create_model, get_spec, list_models
 #: Small constructor arguments per family so the tests run in seconds; families not listed use defaults.
 SMALL = {
     "mobilenet_unet": {"decoder_channels": (16, 8, 8, 8, 8)},
+    "efficientnet_lite0_unet": {"decoder_channels": (16, 8, 8, 8, 8)},
     "pix2pix": dict(depth=3, base=4),
     "unet_bn": dict(base=4, levels=3),
     "unet": dict(base=4, levels=3),

@@ -47,7 +47,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for name, model in results["models"].items():
         s = model["summary"]
-        print(f"{name:<24} MSE {s['mse']['mean']:.5f}  ΔE00 {s['delta_e2000']['mean']:.2f}  AuC {s['ab_auc_pooled']:.4f}")
+        agree = "".join(f"  top-5 {a['top5']['mean']:.3f} top-1 {a['top1']['mean']:.3f} ({judge})" for judge, a in s["agreement"].items())
+        print(f"{name:<24} MSE {s['mse']['mean']:.5f}  ΔE00 {s['delta_e2000']['mean']:.2f}  AuC {s['ab_auc_pooled']:.4f}{agree}")
+    for note in results["classifier_agreement"]["notes"]:
+        print(note)
     from chromatize.evaluate.runner import GRAYSCALE
 
     gray = [s["file"] for s in results["skipped"] if s["reason"] == GRAYSCALE]

@@ -28,12 +28,15 @@ REFERENCE_NAMES = (GRAY, MEAN_CHROMA)
 @dataclass
 class Predictor:
     """One evaluated colorizer: ``name`` (unique label), ``kind`` ("reference" or "model"),
-    ``describe`` (JSON-able facts for the report) and ``predict(gray) -> rgb``."""
+    ``describe`` (JSON-able facts for the report), ``predict(gray) -> rgb`` and ``built_from``, the
+    ``nn.Module`` classes its network is made of (so a classifier it was built on does not judge it,
+    see :mod:`chromatize.evaluate.agreement`)."""
 
     name: str
     kind: str
     predict: Any
     describe: dict[str, Any] = field(default_factory=dict)
+    built_from: frozenset = frozenset()
 
     def __call__(self, gray: np.ndarray) -> np.ndarray:
         return to_8bit(self.predict(gray))
@@ -78,6 +81,7 @@ def run_directory_files(checkpoint: Path) -> dict[str, str]:
 def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device: str = "cpu") -> Predictor:
     """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer`."""
     from chromatize.checkpoint import resolve_weights, weights_header
+    from chromatize.evaluate.agreement import built_from
     from chromatize.inference.pipeline import Colorizer
 
     label = str(name_or_path)
@@ -98,7 +102,7 @@ def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device
     def predict(gray: np.ndarray) -> np.ndarray:
         return colorizer.colorize_array(gray, render_size=render_size).astype(np.float32) / 255.0
 
-    return Predictor(label, "model", predict, describe)
+    return Predictor(label, "model", predict, describe, built_from(colorizer.info.to_dict()))
 
 
 def model_predictors(models: Sequence[str | os.PathLike], *, render_size: int, device: str = "cpu") -> list[Predictor]:

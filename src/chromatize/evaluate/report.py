@@ -47,14 +47,23 @@ def results_json(results: dict[str, Any]) -> str:
     return json.dumps(_finite_or_none(results), indent=1, ensure_ascii=False, allow_nan=False) + "\n"
 
 
+def classifiers(results: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The ImageNet classifiers that scored agreement in ``results`` (name -> description), in use order."""
+    return results.get("classifier_agreement", {}).get("classifiers", {})
+
+
 def results_csv(results: dict[str, Any]) -> str:
-    """One line per model and image: ``model, kind, file, <IMAGE_METRICS>``."""
+    """One line per model and image: ``model, kind, file, <IMAGE_METRICS>``, then ``top5_agreement[C]``,
+    ``top1_agreement[C]`` for each classifier C in use (empty where C did not score that model)."""
+    judges = list(classifiers(results))
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["model", "kind", "file", *IMAGE_METRICS])
+    writer.writerow(["model", "kind", "file", *IMAGE_METRICS, *(f"top{k}_agreement[{j}]" for j in judges for k in (5, 1))])
     for name, model in results["models"].items():
         for row in model["rows"]:
-            writer.writerow([name, model["kind"], row["file"], *(repr(float(row[k])) for k in IMAGE_METRICS)])
+            scores = row.get("agreement", {})
+            extra = [repr(float(scores[j][f"top{k}"])) if j in scores else "" for j in judges for k in (5, 1)]
+            writer.writerow([name, model["kind"], row["file"], *(repr(float(row[k])) for k in IMAGE_METRICS), *extra])
     return buf.getvalue()
 
 
@@ -70,19 +79,34 @@ def _img(uri: str, cls: str, alt: str) -> str:
 
 
 def _metrics_table(results: dict[str, Any]) -> str:
+    judges = classifiers(results)
     head = "".join(f"<th>{escape(title)}</th>" for _, title, _ in COLUMNS)
+    agree_head = "".join(f"<th>top-{k} agreement ({escape(d['title'])})</th>" for d in judges.values() for k in (5, 1))
     rows = []
     for name, model in results["models"].items():
         s = model["summary"]
         cells = "".join(f"<td>{_fmt(s[key], spec)}</td>" for key, _, spec in COLUMNS)
+        scored = s.get("agreement", {})
+        agree = "".join(
+            f"<td>{_fmt(scored[j][f'top{k}'], '.3f')}</td>" if j in scored else "<td>-</td>" for j in judges for k in (5, 1)
+        )
         rows.append(
             f"<tr><th>{escape(name)}</th><td>{model['kind']}</td>{cells}"
-            f"<td>{s['delta_cf']:.1f}</td><td>{s['ab_auc_pooled']:.4f}</td></tr>"
+            f"<td>{s['delta_cf']:.1f}</td><td>{s['ab_auc_pooled']:.4f}</td>{agree}</tr>"
         )
     return (
-        f'<div class="scroll"><table id="metrics"><thead><tr><th>model</th><th>kind</th>{head}<th>ΔCF</th><th>AuC pooled</th></tr></thead>'
-        f"<tbody>{''.join(rows)}</tbody></table></div>"
+        f'<div class="scroll"><table id="metrics"><thead><tr><th>model</th><th>kind</th>{head}<th>ΔCF</th><th>AuC pooled</th>{agree_head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table></div>"
     )
+
+
+def _agreement_note(results: dict[str, Any]) -> str:
+    info = results.get("classifier_agreement", {})
+    used = "".join(f"<li>{escape(d['title'])}: weights {escape(d['weights'])}; input {escape(d['input'])}</li>"
+                   for d in classifiers(results).values())
+    notes = "".join(f"<li>{escape(n)}</li>" for n in info.get("notes", ()))
+    return (f"<p><small>{escape(info.get('definition', ''))}. Higher is better; the references are scored by every "
+            f"classifier in use.</small></p><ul>{used}{notes}</ul>") if info else ""
 
 
 def _triptychs(results: dict[str, Any], gallery: dict[str, dict[str, str]]) -> str:
@@ -153,6 +177,8 @@ def _describe(model: dict[str, Any]) -> str:
     text = f"{arch['name']}({kwargs}), target {arch['target']}, weights {d['weights']}, render size {d['render_size']}"
     if d.get("chroma_gain", 1.0) != 1.0:
         text += f", chroma gain {d['chroma_gain']:g}"
+    if model.get("classifiers"):
+        text += f", agreement scored by {', '.join(model['classifiers'])}"
     return text + (f"; checkpoint metrics {json.dumps(d['checkpoint_metrics'])}" if d["checkpoint_metrics"] else "")
 
 
@@ -177,6 +203,7 @@ share of pixels with ab error within 0..150 (Zhang et al. 2016), normalised to [
 all pixels. CF: colourfulness (Hasler and Süsstrunk 2003) of the predictions; originals: {_fmt(cf_orig, '.1f')};
 ΔCF = |mean CF(pred) − mean CF(orig)|. Lower is better for MSE, ΔE00 and ΔCF; higher for PSNR, SSIM and AuC.</small></p>
 <ul>{refs}</ul>
+{_agreement_note(results)}
 <p><small>mean-chroma ab: {escape(str([round(v, 2) for v in mean_ab]) if mean_ab else '-')}</small></p>
 {_img(data_uri(accuracy_curves_png(results), 'image/png'), 'curve', 'ab accuracy curves')}
 <h2>Best and worst images per model (by MSE)</h2>

@@ -14,6 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from chromatize import metrics
+from chromatize.evaluate import agreement
 from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, load_original
 from chromatize.evaluate.predictors import Predictor, reference_predictors
 
@@ -69,7 +70,8 @@ def _stats(values: Sequence[float]) -> dict[str, Any]:
 
 
 def summarize(rows: list[dict[str, Any]], counts: np.ndarray, pixels: int) -> dict[str, Any]:
-    """Mean and (population) std of each per-image metric, ΔCF and the pooled ab accuracy curve.
+    """Mean and (population) std of each per-image metric and classifier agreement, ΔCF and the pooled ab
+    accuracy curve.
 
     Non-finite values (PSNR of a perfect prediction) are left out of mean and std and counted in
     ``"infinite"``.
@@ -79,6 +81,10 @@ def summarize(rows: list[dict[str, Any]], counts: np.ndarray, pixels: int) -> di
     curve = counts / pixels
     summary["ab_auc_pooled"] = metrics.curve_auc(curve)
     summary["ab_accuracy_curve"] = curve.tolist()
+    judges = sorted({j for r in rows for j in r.get("agreement", {})})
+    summary["agreement"] = {
+        j: {k: _stats([r["agreement"][j][k] for r in rows]) for k in ("top1", "top5")} for j in judges
+    }
     return summary
 
 
@@ -98,16 +104,22 @@ def evaluate_predictors(
     best_worst: int = 3,
     limit: int | None = None,
     progress: bool = True,
+    judges: Sequence[agreement.Judge] | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``gray``, ``mean-chroma`` and ``models`` on the photos in ``folder``.
 
-    Returns ``{"settings", "images", "skipped", "models": {name: {"kind", "describe", "summary",
-    "best", "worst", "rows"}}}``; rows are per image ``{"file", <metrics.IMAGE_METRICS>}``.
+    Returns ``{"settings", "images", "skipped", "classifier_agreement", "models": {name: {"kind",
+    "describe", "classifiers", "summary", "best", "worst", "rows"}}}``; rows are per image ``{"file",
+    <metrics.IMAGE_METRICS>, "agreement": {classifier: {"top1", "top5"}}}``, summaries hold the same
+    under ``"agreement"`` as mean/std. ``judges``: the ImageNet classifiers that may score agreement
+    (default :func:`agreement.default_judges`; see :mod:`chromatize.evaluate.agreement`); a model is
+    scored by the first it was not built on whose weights are installed, the references by every one in use.
     """
     if size is not None and size < 8:
         raise ValueError(f"size must be at least 8, got {size}")
     readable, skipped, mean_ab = scan_images(folder, size, limit=limit, progress=progress)
     predictors = [*reference_predictors(mean_ab), *models]
+    judged = agreement.assign_judges(predictors, judges)
     rows: dict[str, list[dict[str, Any]]] = {p.name: [] for p in predictors}
     counts = {p.name: np.zeros(metrics.AB_THRESHOLDS.size, dtype=np.int64) for p in predictors}
     pixels = 0
@@ -116,15 +128,24 @@ def evaluate_predictors(
             original = load_original(path, size)
             gray, lab = gray_input(original), metrics.to_lab(original)
             pixels += original.shape[0] * original.shape[1]
+            predictions = {}
             for p in predictors:
-                values, c = metrics.image_metrics(p(gray), original, lab_target=lab)
+                predictions[p.name] = p(gray)
+                values, c = metrics.image_metrics(predictions[p.name], original, lab_target=lab)
                 rows[p.name].append({"file": rel, **values})
                 counts[p.name] += c
                 bar.update()
+            for name, scores in agreement.score_image(judged, original, predictions).items():
+                rows[name][-1]["agreement"] = scores
     results: dict[str, Any] = {
         "settings": {"data": str(folder), "size": size, "full_res": size is None, "limit": limit, "best_worst": best_worst},
         "images": [rel for rel, _ in readable],
         "skipped": skipped,
+        "classifier_agreement": {
+            "definition": agreement.DEFINITION,
+            "classifiers": {name: judge.describe() for name, (judge, _) in judged.judges.items()},
+            "notes": judged.notes,
+        },
         "models": {},
     }
     for p in predictors:
@@ -132,6 +153,7 @@ def evaluate_predictors(
         results["models"][p.name] = {
             "kind": p.kind,
             "describe": p.describe,
+            "classifiers": judged.of[p.name],
             "summary": summarize(rows[p.name], counts[p.name], pixels),
             "best": best,
             "worst": worst,
