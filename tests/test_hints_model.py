@@ -54,3 +54,20 @@ def test_without_hints_it_is_an_automatic_colorizer(colorizer):
     out = colorizer.colorize(photo)
     assert out.size == photo.size
     assert colorizer.takes_hints and colorizer.readout.inputs == ("L", "hints")
+
+
+def test_a_partial_mirrored_reference_beats_the_automatic_result(colorizer):
+    from skimage import data
+
+    from chromatize.evaluate.data import gray_input
+    from chromatize.metrics import psnr
+    from test_reference import partial_mirrored
+
+    original = np.asarray(Image.fromarray(data.astronaut()).resize((256, 256), Image.Resampling.BICUBIC), np.float32) / 255
+    gray8 = (gray_input(original) * 255 + 0.5).astype(np.uint8)
+    ref = partial_mirrored(torch.from_numpy(original).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
+    automatic = colorizer.colorize_array(gray8) / 255.0
+    guided = colorizer.colorize_array(gray8, reference=ref) / 255.0
+    gain = psnr(guided.astype(np.float32), original) - psnr(automatic.astype(np.float32), original)
+    print(f"reference: {gain:+.2f} dB over automatic")
+    assert gain > 1.0
