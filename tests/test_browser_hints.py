@@ -116,6 +116,12 @@ def test_click_a_hint_pick_its_colour_drag_remove_save_and_load(server_url, tmp_
             red = _bytes(download(page, tmp_path / "red.png"))
             assert ab_at(red, 31, 21)[0] > 0.2
 
+            Image.new("RGB", (80, 40), (30, 120, 40)).save(tmp_path / "reference.png")  # a colour reference photo
+            page.set_input_files("#reference", str(tmp_path / "reference.png"))
+            wait_for_render(page, 7)
+            assert "reference reference.png" in page.text_content("#result-info")
+            assert page.is_visible("#reference-clear")
+
             (tmp_path / "bad.json").write_text('{"not": "a list"}')
             page.set_input_files("#hints-load", str(tmp_path / "bad.json"))
             page.wait_for_function("document.getElementById('status-text').textContent.includes('not a hints file')",
