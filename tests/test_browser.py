@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/ (git-ignored).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import socket
 import threading
@@ -36,10 +37,9 @@ from chromatize.server import ServerConfig, create_app  # noqa: E402
 from test_server import encode, gray_photo, lab, mean_chroma, save_tinted_model  # noqa: E402
 
 
-@pytest.fixture
-def server_url(tmp_path):
-    """A live server on a free 127.0.0.1 port, in a thread, serving a tiny tinted model."""
-    app = create_app({"tinted": save_tinted_model(tmp_path / "tinted.safetensors")}, ServerConfig(workers=1, max_upload_bytes=MAX_UPLOAD))
+@contextlib.contextmanager
+def live_server(app):
+    """Serve ``app`` on a free 127.0.0.1 port in a thread; yields its URL."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
@@ -50,10 +50,20 @@ def server_url(tmp_path):
             break
         thread.join(0.05)
     assert server.started, "uvicorn did not start"
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    """A live server serving a tiny tinted model."""
+    app = create_app({"tinted": save_tinted_model(tmp_path / "tinted.safetensors")}, ServerConfig(workers=1, max_upload_bytes=MAX_UPLOAD))
+    with live_server(app) as url:
+        yield url
 
 
 def download(page, path: Path) -> Image.Image:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, wait_for_render
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, live_server, wait_for_render
 
 pytestmark = [
     pytest.mark.browser,
@@ -29,21 +27,8 @@ from test_server_hints import ab_at, two_tone  # noqa: E402
 def server_url(tmp_path):
     """A live server offering a plain model (the default) and a stand-in hint model."""
     models = {"plain": save_tinted_model(tmp_path / "plain.safetensors"), "hints": fill_colorizer(render_size=160)}
-    app = create_app(models, ServerConfig(workers=1))
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        thread.join(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_server(create_app(models, ServerConfig(workers=1))) as url:
+        yield url
 
 
 def _bytes(image: Image.Image) -> bytes:
