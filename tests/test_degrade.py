@@ -115,3 +115,50 @@ def test_gray_array_copy_is_gray_seeded_and_keeps_the_size():
     assert 0.0 <= a.min() and a.max() <= 1.0
     same = D.degrade_gray_array(gray, 3, strength=0.0)
     assert np.abs(same - gray).max() < 1e-4  # round trip through L only
+
+
+def _task(degrade):
+    from chromatize.train.config import load_config
+    from chromatize.train.tasks import create_task
+
+    cfg = load_config(None, ["model.args.width=8", f"augment.degrade={degrade}", "channels_last=false"])
+    return create_task(cfg, torch.device("cpu"))
+
+
+def _seen(task, rgb, generator):
+    """(L the network saw, target the loss got) in one run_step."""
+    from chromatize.train.step import Stepper
+
+    seen = {}
+    forward = task.model.forward
+    task.model.forward = lambda L: (seen.setdefault("L", L.clone()), forward(L))[1]
+    criterion = task.criterion
+    task.criterion = lambda pred, target: (seen.setdefault("target", target.clone()), criterion(pred, target))[1]
+    opt = torch.optim.SGD(task.model.parameters(), lr=0.0)
+    task.run_step(rgb, Stepper({"model": opt}), generator)
+    return seen["L"], seen["target"]
+
+
+def test_the_task_degrades_only_the_training_input():
+    from chromatize.color import rgb_to_l_ab
+
+    rgb = torch.rand(4, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    clean_L, clean_ab = rgb_to_l_ab(rgb)
+    task = _task(1.0)
+    L, target = _seen(task, rgb, torch.Generator().manual_seed(1))
+    assert torch.equal(target, clean_ab)  # the colour target stays the clean photo's
+    assert not torch.allclose(L, clean_L, atol=1e-3)
+    L2, _ = _seen(_task(1.0), rgb, torch.Generator().manual_seed(1))
+    assert torch.equal(L, L2)  # same generator, same degradation
+    assert torch.equal(task.split(rgb)[0], clean_L)  # validation and samples see clean L
+    plain, _ = _seen(_task(0.0), rgb, torch.Generator().manual_seed(1))
+    assert torch.equal(plain, clean_L)
+
+
+def test_degrade_is_a_checked_config_option():
+    from chromatize.train.config import load_config
+
+    assert load_config(None, []).augment.degrade == 0.0
+    assert load_config(None, ["augment.degrade=0.5"]).augment.degrade == 0.5
+    with pytest.raises(ValueError, match="augment.degrade"):
+        load_config(None, ["augment.degrade=2"])

@@ -409,9 +409,10 @@ class Trainer:
         todo = min(self.steps_per_epoch, self.total_steps - self.epoch * self.steps_per_epoch)
         tick = time.perf_counter()
         for batch in self._loader(self.train_ds, self._epoch_indices()):
-            rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True), self._augment_generator())
+            generator = self._augment_generator()
+            rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True), generator)
             with self._no_sync(), self.stepper.autocast():
-                out = self.task.train_step(rgb, self.stepper)
+                out = self.task.run_step(rgb, self.stepper, generator)
             self._record(out, len(batch))
             if not self.stepper.finish():
                 continue
