@@ -14,7 +14,7 @@ import numpy as np
 from tqdm import tqdm
 
 from chromatize import metrics
-from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, load_original
+from chromatize.evaluate.data import UnreadableImage, list_images, load_original, model_input
 from chromatize.evaluate.predictors import Predictor, reference_predictors
 
 DEFAULT_SIZE = 256
@@ -98,8 +98,12 @@ def evaluate_predictors(
     best_worst: int = 3,
     limit: int | None = None,
     progress: bool = True,
+    degrade: dict | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``gray``, ``mean-chroma`` and ``models`` on the photos in ``folder``.
+
+    ``degrade``: ``{"seed", "strength"}`` to give every predictor a degraded gray input (an old print's scan,
+    :func:`chromatize.evaluate.data.model_input`), scored against the clean original as always.
 
     Returns ``{"settings", "images", "skipped", "models": {name: {"kind", "describe", "summary",
     "best", "worst", "rows"}}}``; rows are per image ``{"file", <metrics.IMAGE_METRICS>}``.
@@ -114,7 +118,7 @@ def evaluate_predictors(
     with tqdm(total=len(readable) * len(predictors), desc="evaluate", unit="pred", disable=not progress) as bar:
         for rel, path in readable:
             original = load_original(path, size)
-            gray, lab = gray_input(original), metrics.to_lab(original)
+            gray, lab = model_input(original, rel, degrade), metrics.to_lab(original)
             pixels += original.shape[0] * original.shape[1]
             for p in predictors:
                 values, c = metrics.image_metrics(p(gray), original, lab_target=lab)
@@ -122,7 +126,8 @@ def evaluate_predictors(
                 counts[p.name] += c
                 bar.update()
     results: dict[str, Any] = {
-        "settings": {"data": str(folder), "size": size, "full_res": size is None, "limit": limit, "best_worst": best_worst},
+        "settings": {"data": str(folder), "size": size, "full_res": size is None, "limit": limit, "best_worst": best_worst,
+                     "degrade": degrade},
         "images": [rel for rel, _ in readable],
         "skipped": skipped,
         "models": {},
