@@ -41,7 +41,7 @@ class Task:
             kwargs["target"] = cfg.target
         self.modules: dict[str, nn.Module] = {"model": self._place(create_model(cfg.model.name, **kwargs))}
         self._nets: dict[str, nn.Module] = {}  # training views as the trainer wrapped them (see wrap)
-        self._step_generator: torch.Generator | None = None  # set only during run_step
+        self._in_step, self._step_generator = False, None  # set only during run_step
 
     @property
     def model(self) -> nn.Module:
@@ -70,18 +70,19 @@ class Task:
         :meth:`run_step` the L input is degraded (``augment.degrade`` > 0); the target never is."""
         L, ab = rgb_to_l_ab(rgb)
         target = ab if self.cfg.target == "lab" else rgb
-        if self._step_generator is not None and self.cfg.augment.degrade > 0:
+        if self._in_step and self.cfg.augment.degrade > 0:
             L = degrade_l(L, self.cfg.augment.degrade, self._step_generator)
         return L.contiguous(memory_format=self.memory_format), target
 
     def run_step(self, rgb: torch.Tensor, stepper, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
         """What the trainer calls for one micro-batch: :meth:`train_step`, during which :meth:`split` draws the
-        input degradation from ``generator`` (CPU; the trainer's per-step augmentation generator)."""
-        self._step_generator = generator if generator is not None else torch.Generator().manual_seed(0)
+        input degradation from ``generator`` (CPU; the trainer's per-step augmentation generator; None: torch's
+        global generator)."""
+        self._in_step, self._step_generator = True, generator
         try:
             return self.train_step(rgb, stepper)
         finally:
-            self._step_generator = None
+            self._in_step, self._step_generator = False, None
 
     def to_rgb(self, L: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """Network output -> sRGB ``[B,3,H,W]`` in [0,1]."""
