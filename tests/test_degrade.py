@@ -162,3 +162,21 @@ def test_degrade_is_a_checked_config_option():
     assert load_config(None, ["augment.degrade=0.5"]).augment.degrade == 0.5
     with pytest.raises(ValueError, match="augment.degrade"):
         load_config(None, ["augment.degrade=2"])
+
+
+def test_training_with_degrade_is_reproducible_across_a_resume(tmp_path):
+    from chromatize.checkpoint import read_checkpoint
+    from chromatize.data.synthetic import write_synthetic_folder
+    from chromatize.train.trainer import train
+
+    write_synthetic_folder(tmp_path / "photos", 16, 24, seed=1)
+    args = [f"data={tmp_path / 'photos'}", f"cache_dir={tmp_path / 'cache'}", "image_size=16", "batch_size=8",
+            "val_fraction=0", "model.args.width=4", "progress=false", "samples=0", "augment.degrade=1.0"]
+    train(overrides=[*args, "epochs=4"], run_dir=tmp_path / "ref")
+    train(overrides=[*args, "epochs=2"], run_dir=tmp_path / "run")
+    train(resume=tmp_path / "run", overrides=["epochs=4"])
+    train(overrides=[*args[:-1], "epochs=4"], run_dir=tmp_path / "clean")
+    state = lambda run: read_checkpoint(tmp_path / run / "last.pt")["model_state"]  # noqa: E731
+    ref, resumed, clean = state("ref"), state("run"), state("clean")
+    assert all(torch.allclose(ref[k], resumed[k], atol=1e-6) for k in ref)
+    assert any(not torch.allclose(ref[k], clean[k], atol=1e-4) for k in ref)  # the degradation was trained on
