@@ -20,8 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders (searched recursively)")
     p.add_argument("-o", "--output", metavar="OUT", help="output file (one input) or folder (mirrors the input tree)")
-    p.add_argument("--model", default="default", metavar="NAME|PATH",
-                   help="shipped model name (see `chromatize models`) or checkpoint path (default: %(default)s)")
+    p.add_argument("--model", default=None, metavar="NAME|PATH",
+                   help="shipped model name (see `chromatize models`) or checkpoint path (default: default, or "
+                        "hints with --hint/--hints/--reference)")
+    p.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOR",
+                   help="a colour hint at pixel X,Y of the photo (from its top-left corner), COLOR as #rrggbb or a "
+                        "CSS name, optionally ,RADIUS in pixels; repeatable: --hint 120,340,#1f3a93 --hint 40,40,red")
+    p.add_argument("--hints", metavar="FILE", help='hints from a JSON file: [{"x": 120, "y": 340, "color": "#1f3a93"}, ...]')
+    p.add_argument("--reference", metavar="FILE",
+                   help="a colour photo of the same or a similar scene: its colours become hints where the scenes match")
     p.add_argument("--render-size", type=int, default=None, metavar="N",
                    help="long side, in pixels, at which the network sees the photo (default: the model's)")
     p.add_argument("--saturation", type=float, default=1.0, metavar="S",
@@ -65,6 +72,38 @@ def _auto_workers(args: argparse.Namespace) -> int:
     return min(os.cpu_count() or 1, 8) if several and args.device == "cpu" else 1
 
 
+def _guidance(args: argparse.Namespace):
+    """``--hint``/``--hints`` (checked against the one photo's size) and ``--reference`` (read) -> (hints, rgb or None)."""
+    from pathlib import Path
+
+    from chromatize.hints import Hint, check_hints, load_hints
+
+    hints = [Hint.parse(text) for text in args.hint] + (load_hints(args.hints) if args.hints else [])
+    if hints:
+        if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
+            raise ValueError("--hint/--hints are positions in one photo: give exactly one input file")
+        check_hints(hints, *_upright_size(args.inputs[0]))
+    reference = None
+    if args.reference:
+        from chromatize.io import load_image
+
+        reference = load_image(args.reference, max_pixels=args.max_pixels).rgb
+    return hints, reference
+
+
+def _upright_size(path: str) -> tuple[int, int]:
+    """(width, height) of a photo as it is shown (EXIF rotation applied), without decoding it."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"cannot read {path}: {e}") from None
+    return (height, width) if rotated else (width, height)
+
+
 def _quality(text: str) -> int:
     """``--quality``: Pillow's range for JPEG and WebP, 0 to 100 (WebP fails above it, JPEG clamps silently)."""
     try:
@@ -92,6 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(1)  # one thread per photo: several photos at once use the cores better
     try:
+        hints, reference = _guidance(args)
         shard = parse_shard(args.shard) if args.shard else shard_from_env()
         device = args.device
         if device == "cuda" and shard is not None and "LOCAL_RANK" in os.environ:  # one GPU per process
@@ -101,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
             model=args.model, device=device, backend=args.backend,
             render_size=args.render_size, saturation=args.saturation, compare=args.compare, format=args.format,
             overwrite=args.overwrite, max_pixels=args.max_pixels, quality=args.quality, progress=not args.quiet,
-            workers=workers, shard=shard,
+            workers=workers, shard=shard, hints=hints, reference=reference,
         )
     except (FileNotFoundError, ValueError, KeyError) as e:
         print(f"chromatize colorize: error: {e}", file=sys.stderr)

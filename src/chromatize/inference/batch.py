@@ -119,6 +119,8 @@ def colorize_files(
     overlap: bool = True,
     workers: int = 1,
     shard: tuple[int, int] | None = None,
+    hints=(),
+    reference=None,
 ) -> BatchResult:
     """Colorize every image in ``inputs`` (files or folders) with one model; see :func:`plan_outputs`.
 
@@ -129,12 +131,14 @@ def colorize_files(
     :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
     on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
     ``shard=(I, N)`` does only shard I of N of the files (:func:`chromatize.inference.shard.shard_pairs`).
+    ``hints`` (:class:`chromatize.hints.Hint`, for one photo) and ``reference`` (a colour photo, sRGB array or
+    PIL image, for every photo) guide a model that takes hints; without ``model`` they pick the shipped ``hints``.
     """
     if workers < 1:
         raise ValueError(f"workers must be at least 1, got {workers}")
     from tqdm import tqdm
 
-    from chromatize.inference.pipeline import Colorizer, gray_array
+    from chromatize.inference.pipeline import Colorizer, default_model_name, gray_array
 
     if saturation < 0:
         raise ValueError(f"saturation must be >= 0, got {saturation}")
@@ -149,8 +153,11 @@ def colorize_files(
         if not pairs:  # more shards than files: nothing to do here
             return BatchResult()
     colorizer = (model if isinstance(model, Colorizer)
-                 else Colorizer.from_pretrained(model or "default", device=device, backend=backend))
+                 else Colorizer.from_pretrained(model or default_model_name(bool(hints) or reference is not None),
+                                                device=device, backend=backend))
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
+    if (hints or reference is not None) and not colorizer.takes_hints:
+        raise ValueError(f"model {colorizer.info.name!r} takes no colour hints or reference; use the shipped 'hints' model")
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
@@ -172,7 +179,8 @@ def colorize_files(
 
     def colorize(pending: Future):
         loaded = pending.result()
-        return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation)
+        return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation,
+                                                hints=hints, reference=reference)
 
     def finish(i: int, pending: Future) -> None:
         write(i, *pending.result())

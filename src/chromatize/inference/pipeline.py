@@ -22,11 +22,14 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model, model_readout, resolve_weights
+from chromatize.checkpoint import load_model, model_readout, readout_from_header, resolve_weights, weights_header
 from chromatize.devices import resolve_device
 from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
-from chromatize.registry import model_info
+from chromatize.registry import model_info, unwrap_model
+
+if TYPE_CHECKING:
+    from chromatize.hints import Hint
 
 if TYPE_CHECKING:
     from chromatize.inference.onnx import OnnxNetwork
@@ -96,7 +99,9 @@ class Colorizer:
             raise ValueError(f"{path} is an ONNX file: it runs with backend onnx (or auto)")
         device = resolve_device(kwargs.pop("device", "cpu"))
         if backend == "auto":
-            backend = "onnx" if path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available()) else "torch"
+            # Networks that take hints run their prior's data-dependent loop in PyTorch.
+            plain = path.suffix == ".onnx" or readout_from_header(weights_header(path)).inputs == ("L",)
+            backend = "onnx" if path.suffix == ".onnx" or (plain and device.type == "cpu" and onnx.onnx_available()) else "torch"
         if backend == "onnx":
             return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)
         return cls(load_model(path), device=device, **kwargs)
@@ -148,6 +153,48 @@ class Colorizer:
         ab = self.predict_chroma_tensor(L, render_size=render_size, extra=extra, levels=levels)
         return self.compose_tensor(L, ab, saturation=saturation)
 
+    @property
+    def takes_hints(self) -> bool:
+        """Whether the network takes colour hints (declares the ``hints`` input)."""
+        return "hints" in self.readout.inputs
+
+    def hint_input(
+        self, L: torch.Tensor, *, hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
+        render_size: int | None = None, levels: torch.Tensor | None = None,
+    ) -> dict[str, torch.Tensor] | None:
+        """User hints (original pixels) and/or a colour reference photo for the photo whose normalised L is
+        ``L [1,1,H,W]`` -> the ``extra`` inputs of :meth:`colorize_tensor` (``{"hints": [1,3,h,w]}``), or None
+        when there are neither. Hints derived from the reference (:mod:`chromatize.inference.reference`)
+        come first; the user's are drawn over them. Raises :class:`chromatize.hints.HintError` for a hint
+        outside the photo and ``ValueError`` when the network takes no hints."""
+        if not hints and reference is None:
+            return None
+        from chromatize.hints import check_hints, hint_tensor, overlay_hints
+
+        if not self.takes_hints:
+            raise ValueError(f"model {self.info.name!r} takes no colour hints; use the shipped 'hints' model "
+                             "(Colorizer.from_pretrained('hints'))")
+        H, W = L.shape[-2:]
+        size = self.render_shape(H, W, render_size)
+        tensor = hint_tensor(check_hints(hints, W, H), (H, W), size, self.device)
+        if reference is not None:
+            from chromatize.inference.reference import reference_hints
+
+            L_small = core.render_l(L.to(self.device), size, None if levels is None else levels.to(self.device))
+            tensor = overlay_hints(reference_hints(self.reference_encoder(), L_small, _reference_tensor(reference)), tensor)
+        return {"hints": tensor}
+
+    def reference_encoder(self) -> nn.Module:
+        """The ImageNet MobileNetV2 whose features match a photo to a reference: the network's own (frozen)
+        encoder when it has one, else one built from the ImageNet weights package."""
+        from chromatize.models.mobilenet import MobileNetV2, imagenet_state_dict
+
+        encoder = getattr(unwrap_model(self.model), "encoder", None) if isinstance(self.model, nn.Module) else None
+        if not isinstance(encoder, MobileNetV2):
+            encoder = MobileNetV2()
+            encoder.load_state_dict({k: v for k, v in imagenet_state_dict().items() if k.startswith("features.")})
+        return encoder.to(self.device).eval()
+
     # ------------------------------------------------------------------ NumPy / PIL adapters
 
     def l_from_array(self, rgb: np.ndarray) -> torch.Tensor:
@@ -172,17 +219,20 @@ class Colorizer:
         return L
 
     def colorize_array(
-        self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0
+        self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0,
+        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
     ) -> np.ndarray:
         """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size.
 
         ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
         keep their precision in L. ``saturation`` scales the chroma relative to the model's calibrated
         ``chroma_gain`` (0 gray, 1 as shipped, >1 more vivid); colours pushed outside the sRGB gamut are
-        desaturated at constant L.
+        desaturated at constant L. ``hints`` (:class:`chromatize.hints.Hint`, in ``rgb``'s pixels) and
+        ``reference`` (a colour photo of a similar scene) guide a network that takes hints.
         """
-        L = self.l_from_array(rgb)
-        rgb8 = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=_gray_levels(rgb))
+        L, levels = self.l_from_array(rgb), _gray_levels(rgb)
+        extra = self.hint_input(L, hints=hints, reference=reference, render_size=render_size, levels=levels)
+        rgb8 = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=levels, extra=extra)
         return _to_image_array(rgb8)
 
     def colorize_batch(
@@ -212,14 +262,25 @@ class Colorizer:
         return _to_image_array(self.compose_tensor(self.l_from_array(rgb), ab_small[None], saturation=saturation))
 
     def colorize(
-        self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0
+        self, image: Image.Image, *, render_size: int | None = None, saturation: float = 1.0,
+        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
     ) -> Image.Image:
         """Colorize a PIL image of any mode and size; alpha is kept; returns an RGB(A) image of the same size.
 
         The image is taken as it is (no EXIF rotation): :func:`chromatize.io.load_image` reads files and uploads.
+        ``hints`` / ``reference``: see :meth:`colorize_array`.
         """
         rgb, alpha = image_to_arrays(image)
-        return from_rgb_array(self.colorize_array(rgb, render_size=render_size, saturation=saturation), alpha)
+        out = self.colorize_array(rgb, render_size=render_size, saturation=saturation, hints=hints, reference=reference)
+        return from_rgb_array(out, alpha)
+
+
+def _reference_tensor(reference: np.ndarray | Image.Image) -> torch.Tensor:
+    """A reference photo (PIL image, or sRGB array ``[H,W,3]`` uint8/uint16/float) -> ``float32 [1,3,H,W]`` in [0,1]."""
+    rgb = image_to_arrays(reference)[0] if isinstance(reference, Image.Image) else reference
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3:
+        raise ValueError("reference must be a PIL image or an [H,W,3] sRGB array")
+    return torch.from_numpy(np.ascontiguousarray(to_float32(rgb))).permute(2, 0, 1)[None]
 
 
 def _gray_levels(rgb: np.ndarray) -> torch.Tensor | None:
@@ -254,7 +315,18 @@ def gray_array(rgb: np.ndarray) -> np.ndarray:
 
 
 def colorize(
-    image: Image.Image, model: str | os.PathLike = "default", *, render_size: int | None = None, saturation: float = 1.0
+    image: Image.Image, model: str | os.PathLike | None = None, *, render_size: int | None = None,
+    saturation: float = 1.0, hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
 ) -> Image.Image:
-    """One-shot helper: ``Colorizer.from_pretrained(model).colorize(image, ...)``."""
-    return Colorizer.from_pretrained(model).colorize(image, render_size=render_size, saturation=saturation)
+    """One-shot helper: ``Colorizer.from_pretrained(model).colorize(image, ...)``; ``model`` defaults to
+    ``"default"``, or to ``"hints"`` when hints or a reference are given."""
+    model = model or default_model_name(bool(hints) or reference is not None)
+    return Colorizer.from_pretrained(model).colorize(image, render_size=render_size, saturation=saturation,
+                                                     hints=hints, reference=reference)
+
+
+def default_model_name(guided: bool) -> str:
+    """The shipped model to use when none is named: ``"hints"`` for hints or a reference (when shipped)."""
+    from chromatize.checkpoint import shipped_weights
+
+    return "hints" if guided and "hints" in shipped_weights() else "default"

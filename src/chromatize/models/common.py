@@ -62,6 +62,10 @@ class UNet(nn.Module):
     the deepest features one level up, that level's skip is concatenated before it along channels
     and passed through ``merges[k]``. ``head`` maps the last result to the output (ab or RGB, full size).
     H and W must be multiples of ``size_multiple`` (the product of all resolution halvings).
+
+    ``prior`` (a :class:`chromatize.models.hints.HintPrior`) makes it take hints too: ``forward(L, hints)``
+    concatenates the prior at each level after the skip and the upsampled features (the merges must
+    take ``prior.channels`` more inputs).
     """
 
     def __init__(
@@ -72,6 +76,7 @@ class UNet(nn.Module):
         merges: Sequence[nn.Module],
         head: nn.Module,
         size_multiple: int,
+        prior: nn.Module | None = None,
     ):
         super().__init__()
         if not len(downs) == len(ups) == len(merges):
@@ -82,14 +87,23 @@ class UNet(nn.Module):
         self.merges = nn.ModuleList(merges)
         self.head = head
         self.size_multiple = size_multiple
+        self.prior = prior
+        if prior is not None:
+            self.inputs = ("L", "hints")
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         check_input(L, self.size_multiple)
+        if self.prior is not None:
+            hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:]) if hints is None else hints
+            prior = self.prior(L, hints)
         x = self.stem(L)
         skips = []
         for down in self.downs:
             skips.append(x)
             x = down(x)
         for up, merge in zip(self.ups, self.merges):
-            x = merge(torch.cat([skips.pop(), up(x)], dim=1))
+            parts = [skips.pop(), up(x)]
+            if self.prior is not None:
+                parts.append(self.prior.at(prior, hints, parts[0].shape[-2:]).to(parts[0]))
+            x = merge(torch.cat(parts, dim=1))
         return self.head(x)

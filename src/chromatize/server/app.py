@@ -29,7 +29,8 @@ ERRORS = {
     400: "unreadable, damaged or empty image",
     413: "upload over the byte limit, or image over the pixel limit",
     415: "not an accepted image type",
-    422: "invalid parameter (unknown model, render_size or saturation out of range, unknown format)",
+    422: "invalid parameter (unknown model, render_size or saturation out of range, unknown format, malformed hints, "
+         "a hint outside the photo, hints for a model that takes none)",
     503: "all workers busy and the queue full; retry later",
 }
 
@@ -39,14 +40,25 @@ class ModelLoadError(RuntimeError):
 
 
 def _colorize_job(store: ModelStore, name: str | None, data: bytes, render_size: int | None,
-                  saturation: float, fmt: str, config: ServerConfig) -> tuple[bytes, str]:
+                  saturation: float, fmt: str, config: ServerConfig, hints=(), reference: bytes | None = None) -> tuple[bytes, str]:
     """Decode, colorize and encode one upload; runs in a pool thread. Returns (bytes, media type)."""
+    from chromatize.hints import HintError, check_hints
+
     upload = decode_upload(data, max_pixels=config.max_pixels)
+    ref = decode_upload(reference, max_pixels=config.max_pixels).rgb if reference is not None else None
     try:
         colorizer = store.get(name)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"model {name or store.default!r} could not be loaded: {e}") from e
-    result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation)
+    guidance = {}
+    if hints or ref is not None:
+        if not getattr(colorizer, "takes_hints", False):
+            raise UploadRejected(422, f"model {name or store.default!r} takes no hints or reference; use a hints model")
+        try:
+            guidance = {"hints": check_hints(hints, upload.rgb.shape[1], upload.rgb.shape[0]), "reference": ref}
+        except HintError as e:
+            raise UploadRejected(422, str(e)) from None
+    result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation, **guidance)
     return encode_image(from_rgb_array(result, upload.alpha), fmt, jpeg_quality=config.jpeg_quality)
 
 
@@ -74,7 +86,7 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
     )
     app.state.store, app.state.pool, app.state.config = store, pool, config
     too_large = f"upload over the limit of {config.max_upload_bytes} bytes ({config.max_upload_bytes / 2**20:.1f} MiB)"
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_upload_bytes + FORM_OVERHEAD_BYTES,
+    app.add_middleware(BodySizeLimit, max_bytes=2 * config.max_upload_bytes + FORM_OVERHEAD_BYTES,  # photo + reference
                        paths=("/api/colorize",), detail=too_large)
 
     @app.exception_handler(UploadRejected)
@@ -105,14 +117,32 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
                                                description="long side the network sees; the model's default if omitted")] = None,
         saturation: Annotated[float, Form(ge=0.0, le=config.max_saturation, description="0 gray, 1 as predicted, >1 more vivid")] = 1.0,
         format: Annotated[Literal["png", "jpeg"], Form(description="output format (jpeg drops alpha)")] = "png",
+        hints: Annotated[str | None, Form(description='colour hints as JSON: [{"x": 120, "y": 340, "color": "#1f3a93"}] '
+                                                     "(x, y in the photo's pixels; optional radius)")] = None,
+        reference: Annotated[UploadFile | None, File(description="a colour photo of a similar scene (its colours become hints)")] = None,
     ) -> Response:
+        from chromatize.hints import HintError, hints_from_json
+
         check_content_type(image.content_type)
         if model not in (None, "") and model not in store.names:
             raise HTTPException(422, f"unknown model {model!r}; available: {', '.join(store.names)}")
+        try:
+            hint_list = hints_from_json(hints) if hints not in (None, "") else []
+        except HintError as e:
+            raise HTTPException(422, str(e)) from None
         data = await image.read(config.max_upload_bytes + 1)
         if len(data) > config.max_upload_bytes:
             raise UploadRejected(413, too_large)
-        body, media_type = await pool.run(_colorize_job, store, model, data, render_size, saturation, format, config)
+        ref_data = None
+        if reference is not None and reference.filename:
+            check_content_type(reference.content_type)
+            ref_data = await reference.read(config.max_upload_bytes + 1)
+            if len(ref_data) > config.max_upload_bytes:
+                raise UploadRejected(413, too_large)
+        if model in (None, "") and (hint_list or ref_data is not None) and "hints" in store.names:
+            model = "hints"  # the hint features pick the hints model when none is named
+        body, media_type = await pool.run(_colorize_job, store, model, data, render_size, saturation, format, config,
+                                          hint_list, ref_data)
         headers = {
             "Content-Disposition": f'inline; filename="colorized.{format}"',
             "Cache-Control": "no-store",

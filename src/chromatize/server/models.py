@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from chromatize.checkpoint import resolve_weights, shipped_weights
+from chromatize.checkpoint import readout_from_header, resolve_weights, shipped_weights, weights_header
 from chromatize.inference.pipeline import Colorizer
 
 
@@ -82,11 +82,22 @@ class ModelStore:
                 self._entries[name] = entry
         return entry
 
+    def takes_hints(self, name: str) -> bool:
+        """Whether model ``name`` takes colour hints (read from its file's header if it is not loaded yet)."""
+        entry = self._entries[name]
+        if isinstance(entry, Path):
+            try:
+                return "hints" in readout_from_header(weights_header(entry)).inputs
+            except (OSError, ValueError):
+                return False
+        return bool(getattr(entry, "takes_hints", False))
+
     def describe(self) -> list[dict[str, Any]]:
         """JSON-able summary of each model; architecture details only for models already loaded."""
         out = []
         for name, entry in self._entries.items():
-            item: dict[str, Any] = {"name": name, "default": name == self.default, "loaded": self.is_loaded(name)}
+            item: dict[str, Any] = {"name": name, "default": name == self.default, "loaded": self.is_loaded(name),
+                                    "hints": self.takes_hints(name)}
             info = getattr(entry, "info", None)
             if info is not None:
                 item.update(arch=info.name, target=info.target, render_size=getattr(entry, "render_size", None))

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from chromatize.data.augment import AugmentConfig
+from chromatize.data.hints import HintSimConfig
 from chromatize.train.selection import SELECTION_METRICS
 from chromatize.train.step import AMP_DTYPES, LR_SCALINGS
 
@@ -113,7 +114,7 @@ class TrainConfig:
     image_size: int = 64
     cache_size: int = 0  # stored square size; 0 = 5/4 of image_size
     cache_dir: str = ""  # "" = ~/.cache/chromatize/datasets
-    task: str = "regression"  # a registered task: regression, pix2pix (chromatize.train.tasks.TASKS)
+    task: str = "regression"  # a registered task: regression, hints, pix2pix (chromatize.train.tasks.TASKS)
     model: ModelConfig = field(default_factory=ModelConfig)
     init_from: str = ""  # checkpoint (.pt/.safetensors) of the same model to start from (fine-tuning)
     discriminator: ModelConfig = field(default_factory=lambda: ModelConfig("patchgan"))  # pix2pix only
@@ -141,6 +142,7 @@ class TrainConfig:
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     select: SelectConfig = field(default_factory=SelectConfig)  # checkpoint selection by an evaluation metric
+    hints: HintSimConfig = field(default_factory=HintSimConfig)  # task hints: the simulated hints
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes of the model frozen at first
     freeze_epochs: int = 0  # epochs they stay frozen
     unfreeze_lr_scale: float = 1.0  # their learning rate, relative to optim.lr, once unfrozen

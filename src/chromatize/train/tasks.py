@@ -20,6 +20,7 @@ from torch import nn
 
 from chromatize.color import l_ab_to_rgb, rgb_to_l_ab
 from chromatize.data.degrade import degrade_l
+from chromatize.data.hints import simulate_hints
 from chromatize.losses import GANLoss, regression_loss
 from chromatize.registry import create_model
 from chromatize.train.config import TrainConfig
@@ -127,6 +128,35 @@ class RegressionTask(Task):
         return {"loss": self.criterion(self.model(L), target).item()}
 
 
+class HintTask(RegressionTask):
+    """Regression with simulated user hints (:func:`chromatize.data.hints.simulate_hints`, settings
+    ``cfg.hints``): the network takes ``(L, hints)``, the hints drawn from the true ab; often none, so it
+    stays an automatic colorizer too. Validation draws hints with a fixed seed, so its loss is comparable."""
+
+    def __init__(self, cfg: TrainConfig, device: torch.device):
+        super().__init__(cfg, device)
+        from chromatize.registry import model_info
+
+        if "hints" not in model_info(self.model).inputs:
+            raise ValueError(f"task hints needs a model that takes hints; {cfg.model.name} takes {model_info(self.model).inputs}")
+        if cfg.target != "lab":
+            raise ValueError("task hints trains ab (target lab)")
+        self.generator = torch.Generator().manual_seed(cfg.seed)
+
+    def train_step(self, rgb, stepper):
+        L, ab = self.split(rgb)
+        hints = simulate_hints(ab, self.cfg.hints, self.generator)
+        loss = self.criterion(self.net()(L, hints).float(), ab)
+        stepper.step("model", loss)
+        return {"loss": loss.detach()}
+
+    @torch.no_grad()
+    def eval_step(self, rgb):
+        L, ab = self.split(rgb)
+        hints = simulate_hints(ab, self.cfg.hints, torch.Generator().manual_seed(12345))
+        return {"loss": self.criterion(self.model(L, hints), ab).item()}
+
+
 class Pix2PixTask(Task):
     """Conditional GAN: generator ``model`` and a discriminator that sees L concatenated with ab (or sRGB).
 
@@ -166,7 +196,7 @@ class Pix2PixTask(Task):
         return {"loss": self.l1(self.model(L), real).item()}
 
 
-TASKS: dict[str, type[Task]] = {"regression": RegressionTask, "pix2pix": Pix2PixTask}
+TASKS: dict[str, type[Task]] = {"regression": RegressionTask, "hints": HintTask, "pix2pix": Pix2PixTask}
 
 
 def register_task(name: str):

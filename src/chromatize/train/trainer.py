@@ -99,14 +99,39 @@ def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int):
     return schedules[o.schedule]
 
 
-def init_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> None:
-    """Load the colorizer weights of ``checkpoint`` into ``model`` (same registered architecture required)."""
+def init_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> list[str]:
+    """Load the colorizer weights of ``checkpoint`` into ``model``; returns the names of grown tensors.
+
+    Same registered architecture: a plain load. A different one is accepted only when it has the same
+    tensors and each differs at most by more input channels here (a model given an extra input, such as
+    ``mobilenet_unet`` -> ``mobilenet_unet_hints``): the stored weights fill the first channels and the
+    new ones start at 0, so the new model starts as exactly the old one.
+    """
     ckpt = read_checkpoint(checkpoint)
     mine, theirs = model.chromatize_info.to_dict(), ckpt["arch"]
-    if (mine["name"], mine["kwargs"]) != (theirs["name"], theirs["kwargs"]):
-        raise ValueError(f"init_from {checkpoint}: it holds {theirs['name']} {theirs['kwargs']}, "
-                         f"this run builds {mine['name']} {mine['kwargs']}")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
+    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
+    if (mine["name"], mine["kwargs"]) == (theirs["name"], theirs["kwargs"]):
+        model.load_state_dict(state)
+        return []
+    own = model.state_dict()
+    refuse = ValueError(f"init_from {checkpoint}: it holds {theirs['name']} {theirs['kwargs']}, this run builds "
+                        f"{mine['name']} {mine['kwargs']}, and its tensors do not match (beyond added input channels)")
+    if set(own) != set(state):
+        raise refuse
+    grown = []
+    for key, value in state.items():
+        target = own[key]
+        if value.shape == target.shape:
+            continue
+        if value.ndim != target.ndim or value.ndim < 2 or value.shape[:1] + value.shape[2:] != target.shape[:1] + target.shape[2:] \
+                or value.shape[1] > target.shape[1]:
+            raise refuse
+        wide = torch.zeros_like(target)
+        wide[:, : value.shape[1]] = value
+        state[key] = wide
+        grown.append(key)
+    model.load_state_dict(state)
+    return grown
 
 
 @contextlib.contextmanager
@@ -567,7 +592,9 @@ def train(
             if resume is not None and ranks.main:
                 log.warning(f"{path} has no last.pt yet; starting it from step 0")
             if cfg.init_from:
-                init_weights(trainer.task.model, cfg.init_from)
+                grown = init_weights(trainer.task.model, cfg.init_from)
+                if grown:
+                    trainer._info(f"init_from {cfg.init_from}: {len(grown)} tensors given new input channels (zeros)")
             trainer.task.prepare(trainer.train_ds)
         return trainer.fit()
     finally:

@@ -1,0 +1,125 @@
+"""Colour hints on the page, in Debian's headless Chromium: click, pick a colour, drag, remove, save, load."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, TIMEOUT_MS, download, wait_for_render
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"),
+]
+sync_api = pytest.importorskip("playwright.sync_api", reason="needs playwright")
+uvicorn = pytest.importorskip("uvicorn", reason="needs the [server] extra")
+
+from chromatize.server import ServerConfig, create_app  # noqa: E402
+from test_hints import fill_colorizer  # noqa: E402
+from test_server import save_tinted_model  # noqa: E402
+from test_server_hints import ab_at, two_tone  # noqa: E402
+
+
+@pytest.fixture
+def server_url(tmp_path):
+    """A live server offering a plain model (the default) and a stand-in hint model."""
+    models = {"plain": save_tinted_model(tmp_path / "plain.safetensors"), "hints": fill_colorizer(render_size=160)}
+    app = create_app(models, ServerConfig(workers=1))
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        thread.join(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+
+
+def _bytes(image: Image.Image) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    image.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def test_click_a_hint_pick_its_colour_drag_remove_save_and_load(server_url, tmp_path):
+    photo = two_tone(160, 80)  # left half light, right half dark
+    photo.save(tmp_path / "two.png")
+    ARTIFACTS.mkdir(exist_ok=True)
+    errors = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1100, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.goto(server_url + "/")
+            page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=TIMEOUT_MS)
+            page.set_input_files("#file", str(tmp_path / "two.png"))
+            wait_for_render(page, 1)
+            assert page.locator("#model").input_value() == "plain"
+
+            page.check("#hint-mode")
+            box = page.locator("#compare").bounding_box()
+            page.mouse.click(box["x"] + box["width"] * 0.2, box["y"] + box["height"] * 0.5)  # on the left region
+            page.wait_for_selector('body[data-hints="1"]', state="attached", timeout=TIMEOUT_MS)
+            assert page.locator("#model").input_value() == "hints"  # switched to a model that takes hints
+            start = page.locator("#hint-color").input_value()
+            assert start.startswith("#") and len(start) == 7  # the colour under the click, as a start
+            wait_for_render(page, 2)
+
+            page.fill("#hint-color", "#1f3a93")  # navy
+            wait_for_render(page, 3)
+            navy = download(page, tmp_path / "navy.png")
+            body = _bytes(navy)
+            assert ab_at(body, 33, 40)[1] < -0.2, "the hinted point is navy"
+            assert ab_at(body, 140, 40).abs().max() < 0.05, "the region across the edge is not"
+            page.screenshot(path=str(ARTIFACTS / "browser-hints.png"), full_page=True)
+
+            marker = page.locator(".marker").first
+            mbox = marker.bounding_box()
+            page.mouse.move(mbox["x"] + mbox["width"] / 2, mbox["y"] + mbox["height"] / 2)
+            page.mouse.down()
+            page.mouse.move(box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.5, steps=5)
+            page.mouse.up()  # dragged onto the dark region: re-renders there
+            wait_for_render(page, 4)
+            moved = _bytes(download(page, tmp_path / "moved.png"))
+            assert ab_at(moved, 129, 40)[1] < -0.2 and ab_at(moved, 33, 40).abs().max() < 0.05
+
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                page.click("#hints-save")
+            info.value.save_as(tmp_path / "saved.json")
+            saved = json.loads((tmp_path / "saved.json").read_text())
+            assert len(saved) == 1 and saved[0]["color"] == "#1f3a93" and saved[0]["x"] >= 120
+
+            page.click("#hint-remove")
+            page.wait_for_selector('body[data-hints="0"]', state="attached", timeout=TIMEOUT_MS)
+            wait_for_render(page, 5)
+            assert np.ptp(np.asarray(download(page, tmp_path / "none.png").convert("RGB")).astype(int), axis=2).max() <= 2
+
+            (tmp_path / "load.json").write_text(json.dumps([{"x": 30, "y": 20, "color": "#c00000"}]))
+            page.set_input_files("#hints-load", str(tmp_path / "load.json"))
+            wait_for_render(page, 6)
+            assert page.get_attribute("body", "data-hints") == "1"
+            red = _bytes(download(page, tmp_path / "red.png"))
+            assert ab_at(red, 31, 21)[0] > 0.2
+
+            (tmp_path / "bad.json").write_text('{"not": "a list"}')
+            page.set_input_files("#hints-load", str(tmp_path / "bad.json"))
+            page.wait_for_function("document.getElementById('status-text').textContent.includes('not a hints file')",
+                                   timeout=TIMEOUT_MS)
+        finally:
+            browser.close()
+    assert not errors, f"errors in the page: {errors}"

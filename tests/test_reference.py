@@ -1,0 +1,65 @@
+"""Hints from a colour reference photo: the matcher finds the right colours, and Reinhard's transfer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from chromatize.color import rgb_to_l_ab
+from chromatize.inference.core import render_l
+from chromatize.inference.reference import reference_hints, reinhard_transfer
+
+data = pytest.importorskip("skimage.data")
+
+
+@pytest.fixture(scope="module")
+def encoder():
+    from chromatize.models.mobilenet import MobileNetV2, imagenet_state_dict
+
+    try:
+        state = imagenet_state_dict()
+    except (ModuleNotFoundError, FileNotFoundError) as e:
+        pytest.skip(str(e))
+    net = MobileNetV2()
+    net.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
+    return net.eval()
+
+
+def photo(size: int = 256) -> torch.Tensor:
+    """scikit-image's astronaut (a held-out sample, never trained on), sRGB float [1,3,size,size]."""
+    rgb = torch.from_numpy(data.astronaut()).permute(2, 0, 1)[None].float() / 255
+    return torch.nn.functional.interpolate(rgb, size=(size, size), mode="bilinear", antialias=True, align_corners=False)
+
+
+def partial_mirrored(rgb: torch.Tensor) -> torch.Tensor:
+    """Top-left 65 % x 65 %, mirrored, enlarged 1.25x: the evaluation's partial reference."""
+    h, w = rgb.shape[-2:]
+    crop = rgb[..., : round(0.65 * h), : round(0.65 * w)].flip(-1)
+    return torch.nn.functional.interpolate(crop, scale_factor=1.25, mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def test_hints_from_a_partial_mirrored_reference_carry_the_true_colours(encoder):
+    rgb = photo()
+    L, ab = rgb_to_l_ab(rgb)
+    hints = reference_hints(encoder, render_l(L, (256, 256)), partial_mirrored(rgb))
+    mask = hints[0, 2] > 0
+    assert mask.sum() >= 20 * 25  # at least 20 hints of 5x5 px
+    err = (hints[0, :2] - ab[0]).norm(dim=0)[mask]
+    assert err.median() < 0.06  # normalised ab (x110: about 6.6 ab units)
+    rows, cols = torch.nonzero(mask, as_tuple=True)
+    assert rows.float().mean() < 0.55 * 256 and cols.float().mean() < 0.55 * 256  # where the reference shows
+
+
+def test_tiny_photos_and_references_give_no_hints(encoder):
+    L = torch.zeros(1, 1, 6, 6)
+    assert reference_hints(encoder, L, torch.rand(1, 3, 50, 50)).abs().sum() == 0
+    assert reference_hints(encoder, torch.zeros(1, 1, 64, 64), torch.rand(1, 3, 4, 400)).abs().sum() == 0
+
+
+def test_reinhard_transfer_matches_mean_and_spread():
+    ab = torch.randn(1, 2, 30, 30) * 0.1
+    ref = torch.randn(1, 2, 20, 25) * 0.3 + torch.tensor([0.2, -0.1]).view(1, 2, 1, 1)
+    out = reinhard_transfer(ab, ref)
+    assert torch.allclose(out.mean((2, 3)), ref.mean((2, 3)), atol=1e-5)
+    assert torch.allclose(out.std((2, 3)), ref.std((2, 3)), atol=1e-4)
