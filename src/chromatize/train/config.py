@@ -69,7 +69,7 @@ class SelectConfig:
     originals'; while none does, the most colourful. ``every``: steps between evaluations (0 = at every epoch
     end; the last step is always evaluated). ``chroma_gain``: > 0 fixes the gain; 0 calibrates it for each
     evaluation as shipping would: the smallest gain (1.00-2.00) whose colourfulness on ``calibrate_photos``
-    training photos (drawn with seed 0; 0 = all) reaches ``calibrate_target`` x the originals'. ``degrade``:
+    training photos (drawn with seed 0, as ``scripts/calibrate_chroma.py --limit`` draws them; 0 = all) reaches ``calibrate_target`` x the originals'. ``degrade``:
     > 0 scores degraded gray inputs (old-print scans up to that severity, seed 0) instead of clean ones.
     With selection on, the lowest-loss checkpoint is kept as ``best_loss.pt`` and every evaluation is logged
     in ``selection.jsonl``; the gain is stored in ``best.pt``'s readout, as an export would ship it."""
@@ -81,7 +81,7 @@ class SelectConfig:
     size: int = 256
     limit: int = 0
     chroma_gain: float = 0.0
-    calibrate_photos: int = 32
+    calibrate_photos: int = 120  # as the shipped gain was chosen (scripts/calibrate_chroma.py --limit 120); 32 is noisy
     calibrate_target: float = 1.0
     degrade: float = 0.0
 
