@@ -22,6 +22,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
     p.add_argument("--best-worst", type=int, default=3, metavar="N", help="best and worst images shown per model (3)")
     p.add_argument("--limit", type=int, default=None, metavar="K", help="evaluate only the first K readable images")
+    p.add_argument("--degrade", type=int, default=None, metavar="SEED",
+                   help="degrade the gray inputs like scans of old prints (grain, blur, fading, dust, scratches, "
+                   "JPEG), seeded; scored against the clean originals")
+    p.add_argument("--degrade-strength", type=float, default=1.0, metavar="S",
+                   help="largest severity in [0, 1] with --degrade (default 1: from clean to strongly worn)")
     p.add_argument("--device", default="cpu", help="torch device for the models (cpu, cuda, ...)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run)
@@ -41,6 +46,8 @@ def run(args: argparse.Namespace) -> int:
             limit=args.limit,
             device=args.device,
             progress=not args.quiet,
+            degrade=args.degrade,
+            degrade_strength=args.degrade_strength,
         )
     except (FileNotFoundError, NotADirectoryError, ValueError) as e:
         print(f"chromatize evaluate: {e}", file=sys.stderr)

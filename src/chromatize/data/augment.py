@@ -18,20 +18,27 @@ import torch.nn.functional as F
 @dataclass
 class AugmentConfig:
     """``hflip``: random left-right flip. ``crop_scale``: smallest crop side as a fraction of the image
-    (1 = no crop/zoom). ``rotation``: largest rotation in degrees (0 = none)."""
+    (1 = no crop/zoom). ``rotation``: largest rotation in degrees (0 = none). ``degrade``: largest severity
+    in ``[0,1]`` of old-print damage (grain, blur, faded tone, uneven light, dust, scratches, JPEG) applied
+    by the task to the network's input L only, the colour target staying clean (0 = none; each image draws
+    its own severity up to it and a random half of the effects, :func:`chromatize.data.degrade.degrade_l`)."""
 
     hflip: bool = True
     crop_scale: float = 0.7
     rotation: float = 10.0
+    degrade: float = 0.0
 
     def __post_init__(self) -> None:
         if not 0.0 < self.crop_scale <= 1.0:
             raise ValueError(f"augment.crop_scale must be in (0, 1], got {self.crop_scale}")
         if not 0.0 <= self.rotation <= 45.0:
             raise ValueError(f"augment.rotation must be in [0, 45] degrees, got {self.rotation}")
+        if not 0.0 <= self.degrade <= 1.0:
+            raise ValueError(f"augment.degrade must be in [0, 1], got {self.degrade}")
 
     @property
     def active(self) -> bool:
+        """Whether the geometric part does anything (``degrade`` is the task's, on L)."""
         return self.hflip or self.crop_scale < 1.0 or self.rotation > 0.0
 
 

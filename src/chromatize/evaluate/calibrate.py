@@ -46,6 +46,23 @@ def calibrate_chroma_gain(
     from chromatize.checkpoint import resolve_weights
     from chromatize.inference.pipeline import Colorizer
 
+    colorizer = Colorizer.from_pretrained(resolve_weights(model), render_size=size, chroma_gain=1.0)
+    return calibrate_colorizer(colorizer, data, target=target, gains=gains, size=size, limit=limit, seed=seed)
+
+
+def calibrate_colorizer(
+    colorizer,
+    data: str | os.PathLike,
+    *,
+    target: float = 1.0,
+    gains: Sequence[float] = DEFAULT_GAINS,
+    size: int = 256,
+    limit: int | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """:func:`calibrate_chroma_gain` for a :class:`chromatize.Colorizer` already built (a network in training,
+    say): the gains are tried on top of its own ``chroma_gain`` (build it with ``chroma_gain=1.0`` for the raw
+    prediction); it renders at its own ``render_size``. Same arguments and result."""
     if not 0 < target:
         raise ValueError(f"target must be > 0, got {target}")
     gains = sorted(float(g) for g in gains)
@@ -55,7 +72,6 @@ def calibrate_chroma_gain(
     if limit is not None and limit < len(files):
         picked = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
         files = [files[i] for i in sorted(picked)]
-    colorizer = Colorizer.from_pretrained(resolve_weights(model), render_size=size, chroma_gain=1.0)
     cf_orig: list[float] = []
     cf_pred = np.zeros(len(gains))
     sq_err = np.zeros(len(gains))

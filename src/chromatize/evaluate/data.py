@@ -75,6 +75,22 @@ def gray_input(rgb: np.ndarray) -> np.ndarray:
     return rgb_to_gray(t).permute(1, 2, 0).numpy()
 
 
+def model_input(original: np.ndarray, rel: str, degrade: dict | None = None) -> np.ndarray:
+    """What the colorizers get for the photo ``original`` (file ``rel``): :func:`gray_input`, or with ``degrade``
+    ``{"seed": int, "strength": float}`` a copy degraded like an old print's scan
+    (:func:`chromatize.data.degrade.degrade_gray_array`), seeded by ``seed`` and the file's relative path, so
+    each photo gets the same damage whatever else is evaluated with it."""
+    gray = gray_input(original)
+    if degrade is None:
+        return gray
+    import zlib
+
+    from chromatize.data.degrade import degrade_gray_array
+
+    seed = (int(degrade["seed"]) * 1_000_003 + zlib.crc32(rel.encode())) % (2**63)
+    return degrade_gray_array(gray, seed, float(degrade.get("strength", 1.0)))
+
+
 def to_8bit(rgb: np.ndarray) -> np.ndarray:
     """Float sRGB in ``[0,1]`` -> the same image rounded to 8 bits, still ``float32`` in ``[0,1]``."""
     return np.round(np.clip(rgb, 0.0, 1.0) * 255.0).astype(np.float32) / 255.0

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from chromatize.evaluate.data import gray_input, load_original
+from chromatize.evaluate.data import load_original, model_input
 from chromatize.evaluate.figures import jpeg_uri
 from chromatize.evaluate.predictors import MEAN_CHROMA, Predictor, reference_predictors
 
@@ -35,7 +35,7 @@ def render_gallery(
     gallery = {}
     for rel in shown_files(results):
         original = load_original(Path(folder) / rel, size)
-        gray = gray_input(original)
+        gray = model_input(original, rel, results["settings"].get("degrade"))
         thumbs = {INPUT: jpeg_uri(gray), ORIGINAL: jpeg_uri(original)}
         thumbs.update({p.name: jpeg_uri(p(gray)) for p in predictors})
         gallery[rel] = thumbs

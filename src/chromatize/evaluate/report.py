@@ -182,6 +182,14 @@ def _describe(model: dict[str, Any]) -> str:
     return text + (f"; checkpoint metrics {json.dumps(d['checkpoint_metrics'])}" if d["checkpoint_metrics"] else "")
 
 
+def _degraded(settings: dict[str, Any]) -> str:
+    d = settings.get("degrade")
+    if not d:
+        return ""
+    return (f", then degraded like an old print's scan (grain, blur, faded tone, uneven light, dust, scratches, JPEG; "
+            f"seed {d['seed']}, strength {d['strength']:g}); predictions are scored against the clean originals,")
+
+
 def report_html(results: dict[str, Any], gallery: dict[str, dict[str, str]]) -> str:
     """The whole report as one HTML page (images embedded as data URIs)."""
     st = results["settings"]
@@ -194,7 +202,7 @@ def report_html(results: dict[str, Any], gallery: dict[str, dict[str, str]]) -> 
 <html lang="en"><head><meta charset="utf-8"><title>chromatize evaluation</title><style>{STYLE}</style></head><body>
 <h1>Colorization evaluation</h1>
 <p>{len(results['images'])} images from <code>{escape(st['data'])}</code> ({size}); {len(results['skipped'])} skipped.
-Each photo is turned gray (its Lab L, no chroma) and every model colorizes it; predictions are 8-bit images.</p>
+Each photo is turned gray (its Lab L, no chroma){_degraded(st)} and every model colorizes it; predictions are 8-bit images.</p>
 <h2>Metrics</h2>
 {_metrics_table(results)}
 <p><small>Mean ± std (population) over images. MSE and PSNR on RGB in [0,1] (PSNR of a perfect prediction is

@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from chromatize import metrics
 from chromatize.evaluate import agreement
-from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, load_original
+from chromatize.evaluate.data import UnreadableImage, list_images, load_original, model_input
 from chromatize.evaluate.predictors import Predictor, reference_predictors
 
 DEFAULT_SIZE = 256
@@ -105,6 +105,7 @@ def evaluate_predictors(
     limit: int | None = None,
     progress: bool = True,
     judges: Sequence[agreement.Judge] | None = None,
+    degrade: dict | None = None,
 ) -> dict[str, Any]:
     """Evaluate ``gray``, ``mean-chroma`` and ``models`` on the photos in ``folder``.
 
@@ -114,6 +115,8 @@ def evaluate_predictors(
     under ``"agreement"`` as mean/std. ``judges``: the ImageNet classifiers that may score agreement
     (default :func:`agreement.default_judges`; see :mod:`chromatize.evaluate.agreement`); a model is
     scored by the first it was not built on whose weights are installed, the references by every one in use.
+    ``degrade``: ``{"seed", "strength"}`` to give every predictor a degraded gray input (an old print's scan,
+    :func:`chromatize.evaluate.data.model_input`), scored against the clean original as always.
     """
     if size is not None and size < 8:
         raise ValueError(f"size must be at least 8, got {size}")
@@ -126,7 +129,7 @@ def evaluate_predictors(
     with tqdm(total=len(readable) * len(predictors), desc="evaluate", unit="pred", disable=not progress) as bar:
         for rel, path in readable:
             original = load_original(path, size)
-            gray, lab = gray_input(original), metrics.to_lab(original)
+            gray, lab = model_input(original, rel, degrade), metrics.to_lab(original)
             pixels += original.shape[0] * original.shape[1]
             predictions = {}
             for p in predictors:
@@ -138,7 +141,8 @@ def evaluate_predictors(
             for name, scores in agreement.score_image(judged, original, predictions).items():
                 rows[name][-1]["agreement"] = scores
     results: dict[str, Any] = {
-        "settings": {"data": str(folder), "size": size, "full_res": size is None, "limit": limit, "best_worst": best_worst},
+        "settings": {"data": str(folder), "size": size, "full_res": size is None, "limit": limit, "best_worst": best_worst,
+                     "degrade": degrade},
         "images": [rel for rel, _ in readable],
         "skipped": skipped,
         "classifier_agreement": {

@@ -19,6 +19,7 @@ import yaml
 
 from chromatize.data.augment import AugmentConfig
 from chromatize.data.hints import HintSimConfig
+from chromatize.train.selection import SELECTION_METRICS
 from chromatize.train.step import AMP_DTYPES, LR_SCALINGS
 
 
@@ -55,6 +56,51 @@ class OptimConfig:
     schedule: str = "none"
     step_epochs: int = 10
     gamma: float = 0.5
+
+
+@dataclass
+class SelectConfig:
+    """Keep as ``best.pt`` the checkpoint that ``chromatize evaluate`` would rank best (off while ``metric`` is
+    ""; then ``best.pt`` has the lowest validation loss). See :mod:`chromatize.train.selection`.
+
+    ``metric``: psnr, ssim, ab_auc (higher is better), mse or delta_e2000 (lower is better), the mean over the
+    ``val_data`` photos at ``size`` px (centre square, first ``limit`` photos; 0 = all) rendered at
+    ``render_size``. Ranked by it are the evaluations whose colourfulness reaches ``min_colourfulness`` x the
+    originals'; while none does, the most colourful. ``every``: steps between evaluations (0 = at every epoch
+    end; the last step is always evaluated). ``chroma_gain``: > 0 fixes the gain; 0 calibrates it for each
+    evaluation as shipping would: the smallest gain (1.00-2.00) whose colourfulness on ``calibrate_photos``
+    training photos (drawn with seed 0, as ``scripts/calibrate_chroma.py --limit`` draws them; 0 = all) reaches ``calibrate_target`` x the originals'. ``degrade``:
+    > 0 scores degraded gray inputs (old-print scans up to that severity, seed 0) instead of clean ones.
+    With selection on, the lowest-loss checkpoint is kept as ``best_loss.pt`` and every evaluation is logged
+    in ``selection.jsonl``; the gain is stored in ``best.pt``'s readout, as an export would ship it."""
+
+    metric: str = ""
+    every: int = 0
+    min_colourfulness: float = 0.8
+    render_size: int = 256
+    size: int = 256
+    limit: int = 0
+    chroma_gain: float = 0.0
+    calibrate_photos: int = 120  # as the shipped gain was chosen (scripts/calibrate_chroma.py --limit 120); 32 is noisy
+    calibrate_target: float = 1.0
+    degrade: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.metric and self.metric not in SELECTION_METRICS:
+            raise ValueError(f"select.metric must be one of {', '.join(SELECTION_METRICS)} (or empty: off); got {self.metric!r}")
+        for key in ("every", "limit", "calibrate_photos"):
+            if getattr(self, key) < 0:
+                raise ValueError(f"select.{key} must be >= 0, got {getattr(self, key)}")
+        if self.size < 8 or self.render_size < 8:
+            raise ValueError("select.size and select.render_size must be at least 8")
+        if self.chroma_gain < 0 or self.min_colourfulness < 0 or not self.calibrate_target > 0:
+            raise ValueError("select.chroma_gain and select.min_colourfulness must be >= 0, select.calibrate_target > 0")
+        if not 0.0 <= self.degrade <= 1.0:
+            raise ValueError(f"select.degrade must be in [0, 1], got {self.degrade}")
+
+    @property
+    def active(self) -> bool:
+        return bool(self.metric)
 
 
 @dataclass
@@ -95,6 +141,7 @@ class TrainConfig:
     samples: int = 4  # val images shown in each samples/epoch_NNN.png
     progress: bool = True
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)  # checkpoint selection by an evaluation metric
     hints: HintSimConfig = field(default_factory=HintSimConfig)  # task hints: the simulated hints
     freeze: list[str] = field(default_factory=list)  # parameter-name prefixes of the model frozen at first
     freeze_epochs: int = 0  # epochs they stay frozen

@@ -38,9 +38,10 @@ def remove_partial_files(run_dir: Path) -> None:
         tmp.unlink(missing_ok=True)
 
 
-def write_metrics(run_dir: Path, history: list[dict]) -> None:
-    """Rewrite ``metrics.jsonl`` (one JSON object per epoch) from the history kept in the checkpoint."""
-    atomic_write_text(run_dir / "metrics.jsonl", "".join(json.dumps(row) + "\n" for row in history))
+def write_metrics(run_dir: Path, history: list[dict], name: str = "metrics.jsonl") -> None:
+    """Rewrite ``metrics.jsonl`` (one JSON object per epoch; or another log ``name``, such as
+    ``selection.jsonl``) from the history kept in the checkpoint."""
+    atomic_write_text(run_dir / name, "".join(json.dumps(row) + "\n" for row in history))
 
 
 def read_metrics(run_dir: str | os.PathLike) -> list[dict]:

@@ -8,7 +8,9 @@ intervals, so no step waits on the device.
 
 A task works on batches of sRGB ``float [B,3,H,W]`` in ``[0,1]`` already on its device and converts them
 with :func:`chromatize.color.rgb_to_l_ab`. Networks see normalised L ``[B,1,H,W]`` and predict normalised
-ab ``[B,2,H,W]`` (``target="lab"``) or sRGB ``[B,3,H,W]`` (``target="rgb"``).
+ab ``[B,2,H,W]`` (``target="lab"``) or sRGB ``[B,3,H,W]`` (``target="rgb"``). The trainer calls
+:meth:`Task.run_step`; inside it, :meth:`Task.split` degrades the training L like an old print's scan
+(``augment.degrade``; :mod:`chromatize.data.degrade`) while the target stays the clean photo's.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from chromatize.color import l_ab_to_rgb, rgb_to_l_ab
+from chromatize.data.degrade import degrade_l
 from chromatize.data.hints import simulate_hints
 from chromatize.losses import GANLoss, regression_loss
 from chromatize.registry import create_model
@@ -39,6 +42,7 @@ class Task:
             kwargs["target"] = cfg.target
         self.modules: dict[str, nn.Module] = {"model": self._place(create_model(cfg.model.name, **kwargs))}
         self._nets: dict[str, nn.Module] = {}  # training views as the trainer wrapped them (see wrap)
+        self._in_step, self._step_generator = False, None  # set only during run_step
 
     @property
     def model(self) -> nn.Module:
@@ -63,10 +67,23 @@ class Task:
         return net.to(self.device, memory_format=self.memory_format)
 
     def split(self, rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """sRGB batch -> (normalised L input, regression target: normalised ab or sRGB)."""
+        """sRGB batch -> (normalised L input, regression target: normalised ab or sRGB). Within
+        :meth:`run_step` the L input is degraded (``augment.degrade`` > 0); the target never is."""
         L, ab = rgb_to_l_ab(rgb)
         target = ab if self.cfg.target == "lab" else rgb
+        if self._in_step and self.cfg.augment.degrade > 0:
+            L = degrade_l(L, self.cfg.augment.degrade, self._step_generator)
         return L.contiguous(memory_format=self.memory_format), target
+
+    def run_step(self, rgb: torch.Tensor, stepper, generator: torch.Generator | None = None) -> dict[str, torch.Tensor]:
+        """What the trainer calls for one micro-batch: :meth:`train_step`, during which :meth:`split` draws the
+        input degradation from ``generator`` (CPU; the trainer's per-step augmentation generator; None: torch's
+        global generator)."""
+        self._in_step, self._step_generator = True, generator
+        try:
+            return self.train_step(rgb, stepper)
+        finally:
+            self._in_step, self._step_generator = False, None
 
     def to_rgb(self, L: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         """Network output -> sRGB ``[B,3,H,W]`` in [0,1]."""

@@ -6,6 +6,9 @@
   steps and on Ctrl-C / SIGTERM, so killing the process at any moment leaves only valid files, and
   ``train(resume=RUN_DIR)`` continues at the same step with the same data order.
 - ``metrics.jsonl`` is rewritten from the history stored inside ``last.pt``, so log and checkpoint agree.
+- ``best.pt`` is the lowest validation loss, or with ``select.metric`` the best checkpoint by that evaluation
+  metric (:mod:`chromatize.train.selection`; rank 0 evaluates, ``selection.jsonl`` logs every evaluation,
+  ``best_loss.pt`` then keeps the lowest loss).
 - A NaN/inf loss raises :class:`TrainingDiverged` at the next read-back (every ``log_every`` steps and
   before anything is written), so the checkpoints on disk stay those of the last good state.
 
@@ -39,6 +42,7 @@ from chromatize.registry import unwrap_model
 from chromatize.train import rundir
 from chromatize.train.config import TrainConfig, apply_overrides, config_from_dict, config_to_dict, dump_config, load_config
 from chromatize.train.distributed import Ranks, epoch_shard, resolve_device, setup
+from chromatize.train.selection import Selector
 from chromatize.train.step import LR_SCALINGS, Stepper, check_amp
 from chromatize.train.tasks import NonFiniteLossError, Task, create_task
 
@@ -185,6 +189,7 @@ class Trainer:
         self.lr_scale = LR_SCALINGS[cfg.lr_scaling](cfg.accumulate * world)
 
         self.task: Task = create_task(cfg, self.device)
+        self.selector = Selector(cfg.select, cfg.val_data, cfg.data, self.device) if cfg.select.active else None
         if cfg.sync_bn and world > 1:
             self.task.modules = {k: torch.nn.SyncBatchNorm.convert_sync_batchnorm(m) for k, m in self.task.modules.items()}
         named = list(self.task.model.named_parameters())
@@ -201,6 +206,8 @@ class Trainer:
         self.step = self.epoch = self.step_in_epoch = 0
         self.best_val: float | None = None
         self.history: list[dict] = []
+        self.selections: list[dict] = []  # select.metric evaluations (rank 0's; saved in the training state)
+        self._selected_step = -1
         self.accum = {"loss": 0.0, "batches": 0, "images": 0, "seconds": 0.0}
         self.resumed = False
         self._wrapped_for: tuple | None = None
@@ -229,19 +236,20 @@ class Trainer:
         return {
             "step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "world": self.ranks.world,
             "best_val": self.best_val, "history": self.history, "accum": dict(self.accum), "rng": rng,
+            "selections": self.selections,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
             "scaler": self.stepper.scaler.state_dict() if self.stepper.scaler is not None else None,
         }
 
-    def save(self, path: Path, *, with_state: bool = True, metrics: dict | None = None) -> None:
+    def save(self, path: Path, *, with_state: bool = True, metrics: dict | None = None, readout: dict | None = None) -> None:
         """Write a checkpoint of the plain networks (rank 0 only; other ranks return at once)."""
         if not self.ranks.main:
             return
         extra = {k: unwrap_model(m) for k, m in self.task.modules.items() if k != "model"}
         save_checkpoint(
             path, unwrap_model(self.task.model), config=config_to_dict(self.cfg), metrics=metrics or self._summary(),
-            training_state=self.training_state() if with_state else None, extra_models=extra or None,
+            training_state=self.training_state() if with_state else None, extra_models=extra or None, readout=readout,
         )
 
     def _summary(self) -> dict:
@@ -267,6 +275,8 @@ class Trainer:
             self.stepper.scaler.load_state_dict(st["scaler"])
         self.step, self.epoch, self.step_in_epoch = st["step"], st["epoch"], st["step_in_epoch"]
         self.best_val, self.history, self.accum = st["best_val"], list(st["history"]), dict(st["accum"])
+        self.selections = list(st.get("selections", []))
+        self._selected_step = self.selections[-1]["step"] if self.selections else -1
         torch.set_rng_state(st["rng"]["torch"].cpu())
         if "cuda" in st["rng"] and torch.cuda.is_available():
             torch.cuda.set_rng_state_all([s.cpu() for s in st["rng"]["cuda"]])
@@ -386,7 +396,9 @@ class Trainer:
         score = val if val is not None else row["train_loss"]
         if self.best_val is None or score < self.best_val:
             self.best_val = score
-            self.save(self.run_dir / "best.pt", with_state=False)
+            self.save(self.run_dir / ("best_loss.pt" if self.selector else "best.pt"), with_state=False)
+        if self.selector and (not self.cfg.select.every or self.step >= self.total_steps):
+            self._select()
         self.save_last()
         if self.ranks.main:
             rundir.plot_losses(self.run_dir, self.history)
@@ -394,6 +406,27 @@ class Trainer:
         val_txt = f"{val:.5f}" if val is not None else "n/a"
         self._info(f"epoch {self.epoch}/{self.epochs} step {self.step}: train loss {row['train_loss']:.5f}, "
                    f"val loss {val_txt}, {row['images_per_s']:.1f} images/s")
+
+    def _select(self) -> None:
+        """Rank 0 scores the network by ``select.metric`` (:class:`chromatize.train.selection.Selector`) and
+        rewrites ``best.pt`` when it is the best so far; the other ranks wait. Once per step."""
+        if self._selected_step == self.step:
+            return
+        self._selected_step = self.step
+        if self.ranks.main:
+            record = {"step": self.step, "epoch": self.epoch, "images_seen": self.step * self.global_batch,
+                      **self.selector.evaluate(unwrap_model(self.task.model))}
+            self.selections.append(record)
+            c = self.cfg.select
+            if self.selector.best(self.selections) is record:
+                self.save(self.run_dir / "best.pt", with_state=False, metrics={**self._summary(), "selection": record},
+                          readout={"render_size": c.render_size, "chroma_gain": record["chroma_gain"]})
+            rundir.write_metrics(self.run_dir, self.selections, "selection.jsonl")
+            best = self.selector.best(self.selections)
+            self._info(f"step {self.step}: {c.metric} {record[c.metric]:.4f}, colourfulness {record['cf_ratio']:.2f} x "
+                       f"originals' at chroma gain {record['chroma_gain']:g} ({record['photos']} photos, "
+                       f"{record['seconds']:.0f} s); best.pt: step {best['step']}")
+        self.ranks.barrier()
 
     def _periodic_checkpoint(self) -> None:
         if not self.ranks.main:
@@ -434,9 +467,10 @@ class Trainer:
         todo = min(self.steps_per_epoch, self.total_steps - self.epoch * self.steps_per_epoch)
         tick = time.perf_counter()
         for batch in self._loader(self.train_ds, self._epoch_indices()):
-            rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True), self._augment_generator())
+            generator = self._augment_generator()
+            rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True), generator)
             with self._no_sync(), self.stepper.autocast():
-                out = self.task.train_step(rgb, self.stepper)
+                out = self.task.run_step(rgb, self.stepper, generator)
             self._record(out, len(batch))
             if not self.stepper.finish():
                 continue
@@ -452,6 +486,8 @@ class Trainer:
                 self._flush()
                 a = self.accum
                 bar.set_postfix(loss=f"{a['loss'] / max(a['batches'], 1):.4f}", img_s=f"{a['images'] / max(a['seconds'], 1e-9):.0f}")
+            if self.selector and self.cfg.select.every and self.step % self.cfg.select.every == 0:
+                self._select()  # before the checkpoint, so a resume from it keeps this evaluation
             if checkpoint:
                 self._periodic_checkpoint()
             # Any rank's Ctrl-C stops all; the time budget is rank 0's clock, the one its metrics record.
