@@ -138,3 +138,25 @@ def test_cuda_core_matches_cpu(rng):
     cpu = Colorizer(model, render_size=32).colorize_array(rgb)
     gpu = Colorizer(model, render_size=32, device="cuda").colorize_array(rgb)
     assert np.abs(cpu.astype(int) - gpu).max() <= 1
+
+
+class LeftBias(nn.Module):
+    """ab = L times a left-to-right ramp: not mirror-symmetric, so flip averaging shows."""
+
+    size_multiple = 1
+
+    def forward(self, L):
+        ramp = torch.linspace(0, 1, L.shape[-1], device=L.device)
+        return torch.cat([L * ramp, -L * ramp], dim=1)
+
+
+def test_flip_averaging_averages_with_the_mirrored_prediction(tmp_path):
+    from chromatize.registry import ModelInfo
+
+    model = LeftBias()
+    model.chromatize_info = ModelInfo("left_bias")
+    L = torch.rand(2, 1, 6, 10) * 2 - 1
+    plain = Colorizer(model, render_size=10, border=0).predict_ab(L)
+    flipped = Colorizer(model, render_size=10, border=0, flip=True).predict_ab(L)
+    mirror = Colorizer(model, render_size=10, border=0).predict_ab(L.flip(-1)).flip(-1)
+    assert torch.allclose(flipped, 0.5 * (plain + mirror), atol=1e-6) and not torch.allclose(flipped, plain)

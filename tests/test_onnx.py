@@ -79,3 +79,12 @@ def test_a_damaged_or_foreign_onnx_file_is_refused_in_one_line(tmp_path, weights
     onnx_lib.save(proto, str(plain))
     with pytest.raises(ValueError, match="not exported by chromatize"):
         onnx.OnnxNetwork(plain)
+
+
+def test_export_records_flip_averaging(tmp_path):
+    from chromatize.checkpoint import readout_from_header, weights_header
+
+    weights = save_checkpoint(tmp_path / "m.safetensors", create_model("baseline", width=4))
+    assert main(["export", str(weights), str(tmp_path / "f.safetensors"), "--flip"]) == 0
+    assert readout_from_header(weights_header(tmp_path / "f.safetensors")).flip
+    assert not readout_from_header(weights_header(weights)).flip and "flip" not in (weights_header(weights).get("readout") or {})

@@ -44,7 +44,8 @@ class Readout:
 
     ``render_size``: long side the network sees; ``border``: mirrored context pixels around the render;
     ``chroma_gain``: factor on predicted chroma that ``saturation=1`` means; ``size_multiple``: H and W the
-    network accepts; ``target``: ``"lab"`` (ab out) or ``"rgb"``; ``inputs``: the tensors ``forward`` takes.
+    network accepts; ``target``: ``"lab"`` (ab out) or ``"rgb"``; ``inputs``: the tensors ``forward`` takes;
+    ``flip``: average the prediction with that of the mirrored photo (test-time augmentation; twice the work).
     """
 
     render_size: int = DEFAULT_RENDER_SIZE
@@ -53,6 +54,7 @@ class Readout:
     size_multiple: int = 1
     target: str = "lab"
     inputs: tuple[str, ...] = ("L",)
+    flip: bool = False
 
     def __post_init__(self):
         if self.render_size < 8:
@@ -71,7 +73,8 @@ class Readout:
 
     def stored(self) -> dict[str, Any]:
         """The part written into a header's ``readout`` (the rest comes from ``arch``)."""
-        return {"render_size": self.render_size, "border": self.border, "chroma_gain": self.chroma_gain}
+        stored = {"render_size": self.render_size, "border": self.border, "chroma_gain": self.chroma_gain}
+        return {**stored, "flip": True} if self.flip else stored  # files without it run unflipped
 
 
 def readout_from_header(header: dict[str, Any]) -> Readout:
@@ -85,6 +88,7 @@ def readout_from_header(header: dict[str, Any]) -> Readout:
         size_multiple=int(arch.size_multiple),
         target=arch.target,
         inputs=tuple(arch.inputs),
+        flip=bool(stored.get("flip", False)),
     )
 
 

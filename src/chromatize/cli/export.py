@@ -24,6 +24,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="record the long side at which the network should see photos")
     p.add_argument("--border", type=int, default=None, metavar="N",
                    help="record the mirrored border, in pixels, the network sees around a photo")
+    p.add_argument("--flip", action=argparse.BooleanOptionalAction, default=None,
+                   help="record test-time flip averaging: each prediction averaged with that of the mirrored photo")
     p.set_defaults(func=run)
 
 
@@ -33,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     from chromatize.checkpoint import resolve_weights
     from chromatize.train.export import export_weights
 
-    settings = {"chroma_gain": args.chroma_gain, "render_size": args.render_size, "border": args.border}
+    settings = {"chroma_gain": args.chroma_gain, "render_size": args.render_size, "border": args.border, "flip": args.flip}
     try:
         if Path(args.out).suffix == ".onnx":
             from chromatize.inference.onnx import export_onnx

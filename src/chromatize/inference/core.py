@@ -88,18 +88,24 @@ def default_input(name: str, L: torch.Tensor) -> torch.Tensor:
 
 def run_network(
     model: nn.Module, L_small: torch.Tensor, *, inputs: tuple[str, ...], target: str, border: int,
-    multiple: int, extra: dict[str, torch.Tensor] | None = None,
+    multiple: int, extra: dict[str, torch.Tensor] | None = None, flip: bool = False,
 ) -> torch.Tensor:
     """Normalised L ``[B,1,h,w]`` (+ the other ``inputs`` the network declares, from ``extra`` or their
     defaults) -> normalised ab ``[B,2,h,w]`` float32, on L's device.
 
     The inputs are mirrored by ``border`` pixels (and padded to ``multiple``) and the prediction is cropped
-    back: networks make colour artefacts at image borders and corners, which then fall outside.
+    back: networks make colour artefacts at image borders and corners, which then fall outside. ``flip``:
+    the batch is run with its left-right mirror (hints mirrored too) in one call, and the two predictions
+    are averaged.
     """
     h, w = L_small.shape[-2:]
     given = {"L": L_small, **(extra or {})}
     tensors = [given[n] if n in given else default_input(n, L_small) for n in inputs]
+    if flip:
+        tensors = [torch.cat([x, x.flip(-1)]) for x in tensors]
     out = model(*pad_inputs(tensors, border, multiple))[..., border : border + h, border : border + w].float()
+    if flip:
+        out = 0.5 * (out[: len(L_small)] + out[len(L_small) :].flip(-1))
     if target == "rgb":
         out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
     return out

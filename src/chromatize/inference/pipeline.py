@@ -30,8 +30,6 @@ from chromatize.registry import model_info, unwrap_model
 
 if TYPE_CHECKING:
     from chromatize.hints import Hint
-
-if TYPE_CHECKING:
     from chromatize.inference.onnx import OnnxNetwork
 
 #: Largest render size accepted (the network's activations grow with its square).
@@ -52,18 +50,20 @@ class Colorizer:
         device: str | torch.device = "cpu",
         chroma_gain: float | None = None,
         border: int | None = None,
+        flip: bool | None = None,
     ):
         """``model``: a registered colorizer network, or an :class:`chromatize.inference.onnx.OnnxNetwork`.
         ``render_size``, ``chroma_gain`` and ``border`` default to what its weights file says
         (:class:`chromatize.checkpoint.Readout`): ``chroma_gain`` is the factor on the predicted chroma that
-        ``saturation=1`` means; ``border`` the pixels of mirrored context the network sees around the photo."""
+        ``saturation=1`` means; ``border`` the pixels of mirrored context the network sees around the photo;
+        ``flip`` averages each prediction with that of the mirrored photo (twice the network's work)."""
         if isinstance(model, nn.Module):
             self.info, base = model_info(model), model_readout(model)
         else:  # an exported network describes itself
             self.info, base = model.info, model.readout
         if self.info.kind != "colorizer":
             raise ValueError(f"{self.info.name!r} is a {self.info.kind}, not a colorizer")
-        self.readout = base.with_changes(render_size=render_size, border=border, chroma_gain=chroma_gain)
+        self.readout = base.with_changes(render_size=render_size, border=border, chroma_gain=chroma_gain, flip=flip)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
         self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo
@@ -99,9 +99,10 @@ class Colorizer:
             raise ValueError(f"{path} is an ONNX file: it runs with backend onnx (or auto)")
         device = resolve_device(kwargs.pop("device", "cpu"))
         if backend == "auto":
-            # Networks that take hints run their prior's data-dependent loop in PyTorch.
-            plain = path.suffix == ".onnx" or readout_from_header(weights_header(path)).inputs == ("L",)
-            backend = "onnx" if path.suffix == ".onnx" or (plain and device.type == "cpu" and onnx.onnx_available()) else "torch"
+            # ONNX Runtime on the CPU, except for networks that take hints: their prior's loop runs in PyTorch.
+            faster = path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available()
+                                                 and readout_from_header(weights_header(path)).inputs == ("L",))
+            backend = "onnx" if faster else "torch"
         if backend == "onnx":
             return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)
         return cls(load_model(path), device=device, **kwargs)
@@ -122,7 +123,7 @@ class Colorizer:
         (``readout.inputs``, e.g. ``"hints"``); missing ones take their defaults (no hints)."""
         r = self.readout
         return core.run_network(self.model, L_small.to(self.device), inputs=r.inputs, target=r.target,
-                                border=r.border, multiple=r.size_multiple, extra=extra)
+                                border=r.border, multiple=r.size_multiple, extra=extra, flip=r.flip)
 
     @torch.inference_mode()
     def predict_chroma_tensor(
@@ -133,9 +134,14 @@ class Colorizer:
 
         ``levels``: the photo as 8-bit gray levels, ``uint8 [B,1,H,W]``, when the caller has them (saves
         computing them from L; see :func:`chromatize.inference.core.render_l`)."""
-        L = L.to(self.device)
+        return self.predict_ab(self.render_tensor(L, render_size=render_size, levels=levels), extra)
+
+    @torch.inference_mode()
+    def render_tensor(self, L: torch.Tensor, *, render_size: int | None = None, levels: torch.Tensor | None = None) -> torch.Tensor:
+        """Full-resolution normalised L ``[B,1,H,W]`` -> normalised L ``[B,1,h,w]`` at the render size, on the
+        device (:func:`chromatize.inference.core.render_l`; ``levels`` as in :meth:`predict_chroma_tensor`)."""
         size = self.render_shape(*L.shape[-2:], render_size)
-        return self.predict_ab(core.render_l(L, size, None if levels is None else levels.to(self.device)), extra)
+        return core.render_l(L.to(self.device), size, None if levels is None else levels.to(self.device))
 
     @torch.inference_mode()
     def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
@@ -159,14 +165,15 @@ class Colorizer:
         return "hints" in self.readout.inputs
 
     def hint_input(
-        self, L: torch.Tensor, *, hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
-        render_size: int | None = None, levels: torch.Tensor | None = None,
+        self, L_small: torch.Tensor, image_size: tuple[int, int], *, hints: "Sequence[Hint]" = (),
+        reference: np.ndarray | Image.Image | None = None,
     ) -> dict[str, torch.Tensor] | None:
-        """User hints (original pixels) and/or a colour reference photo for the photo whose normalised L is
-        ``L [1,1,H,W]`` -> the ``extra`` inputs of :meth:`colorize_tensor` (``{"hints": [1,3,h,w]}``), or None
-        when there are neither. Hints derived from the reference (:mod:`chromatize.inference.reference`)
-        come first; the user's are drawn over them. Raises :class:`chromatize.hints.HintError` for a hint
-        outside the photo and ``ValueError`` when the network takes no hints."""
+        """User hints (in the pixels of a photo of ``image_size`` (H, W)) and/or a colour reference photo for
+        that photo, whose normalised L at the render size is ``L_small [1,1,h,w]`` (:meth:`render_tensor`) ->
+        the ``extra`` inputs of :meth:`predict_ab` (``{"hints": [1,3,h,w]}``), or None when there are neither.
+        Hints derived from the reference (:mod:`chromatize.inference.reference`) come first; the user's are
+        drawn over them. Raises :class:`chromatize.hints.HintError` for a hint outside the photo and
+        ``ValueError`` when the network takes no hints."""
         if not hints and reference is None:
             return None
         from chromatize.hints import check_hints, hint_tensor, overlay_hints
@@ -174,14 +181,13 @@ class Colorizer:
         if not self.takes_hints:
             raise ValueError(f"model {self.info.name!r} takes no colour hints; use the shipped 'hints' model "
                              "(Colorizer.from_pretrained('hints'))")
-        H, W = L.shape[-2:]
-        size = self.render_shape(H, W, render_size)
-        tensor = hint_tensor(check_hints(hints, W, H), (H, W), size, self.device)
+        H, W = image_size
+        tensor = hint_tensor(check_hints(hints, W, H), (H, W), tuple(L_small.shape[-2:]), self.device)
         if reference is not None:
             from chromatize.inference.reference import reference_hints
 
-            L_small = core.render_l(L.to(self.device), size, None if levels is None else levels.to(self.device))
-            tensor = overlay_hints(reference_hints(self.reference_encoder(), L_small, _reference_tensor(reference)), tensor)
+            found = reference_hints(self.reference_encoder(), L_small.to(self.device), _reference_tensor(reference))
+            tensor = overlay_hints(found, tensor)
         return {"hints": tensor}
 
     def reference_encoder(self) -> nn.Module:
@@ -230,10 +236,10 @@ class Colorizer:
         desaturated at constant L. ``hints`` (:class:`chromatize.hints.Hint`, in ``rgb``'s pixels) and
         ``reference`` (a colour photo of a similar scene) guide a network that takes hints.
         """
-        L, levels = self.l_from_array(rgb), _gray_levels(rgb)
-        extra = self.hint_input(L, hints=hints, reference=reference, render_size=render_size, levels=levels)
-        rgb8 = self.colorize_tensor(L, render_size=render_size, saturation=saturation, levels=levels, extra=extra)
-        return _to_image_array(rgb8)
+        L = self.l_from_array(rgb)
+        L_small = self.render_tensor(L, render_size=render_size, levels=_gray_levels(rgb))
+        ab = self.predict_ab(L_small, self.hint_input(L_small, L.shape[-2:], hints=hints, reference=reference))
+        return _to_image_array(self.compose_tensor(L, ab, saturation=saturation))
 
     def colorize_batch(
         self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0

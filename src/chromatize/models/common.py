@@ -93,17 +93,13 @@ class UNet(nn.Module):
 
     def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         check_input(L, self.size_multiple)
-        if self.prior is not None:
-            hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:]) if hints is None else hints
-            prior = self.prior(L, hints)
         x = self.stem(L)
         skips = []
         for down in self.downs:
             skips.append(x)
             x = down(x)
+        guides = [] if self.prior is None else self.prior.guides(L, hints, [s.shape[-2:] for s in skips])
         for up, merge in zip(self.ups, self.merges):
-            parts = [skips.pop(), up(x)]
-            if self.prior is not None:
-                parts.append(self.prior.at(prior, hints, parts[0].shape[-2:]).to(parts[0]))
+            parts = [skips.pop(), up(x)] + ([guides.pop().to(x)] if guides else [])
             x = merge(torch.cat(parts, dim=1))
         return self.head(x)

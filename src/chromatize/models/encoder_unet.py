@@ -111,9 +111,8 @@ class EncoderUNet(nn.Module):
         *skips, bottom = self.encoder.skips(x)
         skips = [*reversed(skips), L]
         if self.prior is not None:
-            hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:]) if hints is None else hints
-            prior = self.prior(L, hints)
-            skips = [torch.cat([s, self.prior.at(prior, hints, s.shape[-2:]).to(s)], dim=1) for s in skips]
+            guides = self.prior.guides(L, hints, [s.shape[-2:] for s in skips])
+            skips = [torch.cat([s, g.to(s)], dim=1) for s, g in zip(skips, guides)]
         x = self.neck(bottom)
         for block, skip in zip(self.decoder, skips):
             x = block(x, skip)

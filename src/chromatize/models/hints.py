@@ -98,6 +98,13 @@ class HintPrior(nn.Module):
         reach = torch.exp(-dist / (self.reach * max(L_small.shape[-2:])))
         return torch.cat([fill * reach, reach, cells], dim=1)
 
+    def guides(self, L: torch.Tensor, hints: torch.Tensor | None, sizes) -> list[torch.Tensor]:
+        """The prior for ``L [B,1,H,W]`` and ``hints [B,3,H,W]`` (None: no hints) at each of ``sizes`` (the
+        decoder maps' (h, w), power-of-2 scales of the input): ``[B,6,h,w]`` each, in L's dtype."""
+        hints = L.new_zeros(L.shape[0], 3, *L.shape[-2:]) if hints is None else hints
+        prior = self(L, hints)
+        return [self.at(prior, hints, size).to(L.dtype) for size in sizes]
+
     def at(self, prior: torch.Tensor, hints: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """The prior ``[B,6,h,w]`` (from :meth:`forward`) at a map of ``size`` (a power-of-2 scale of the input)."""
         dense = prior[:, :3]

@@ -42,7 +42,7 @@ class ModelLoadError(RuntimeError):
 def _colorize_job(store: ModelStore, name: str | None, data: bytes, render_size: int | None,
                   saturation: float, fmt: str, config: ServerConfig, hints=(), reference: bytes | None = None) -> tuple[bytes, str]:
     """Decode, colorize and encode one upload; runs in a pool thread. Returns (bytes, media type)."""
-    from chromatize.hints import HintError, check_hints
+    from chromatize.hints import HintError
 
     upload = decode_upload(data, max_pixels=config.max_pixels)
     ref = decode_upload(reference, max_pixels=config.max_pixels).rgb if reference is not None else None
@@ -54,11 +54,11 @@ def _colorize_job(store: ModelStore, name: str | None, data: bytes, render_size:
     if hints or ref is not None:
         if not getattr(colorizer, "takes_hints", False):
             raise UploadRejected(422, f"model {name or store.default!r} takes no hints or reference; use a hints model")
-        try:
-            guidance = {"hints": check_hints(hints, upload.rgb.shape[1], upload.rgb.shape[0]), "reference": ref}
-        except HintError as e:
-            raise UploadRejected(422, str(e)) from None
-    result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation, **guidance)
+        guidance = {"hints": hints, "reference": ref}
+    try:
+        result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation, **guidance)
+    except HintError as e:  # a hint outside the photo
+        raise UploadRejected(422, str(e)) from None
     return encode_image(from_rgb_array(result, upload.alpha), fmt, jpeg_quality=config.jpeg_quality)
 
 

@@ -12,7 +12,7 @@ from chromatize.checkpoint import build_from_arch, read_checkpoint, readout_from
 
 def export_weights(
     checkpoint: str | os.PathLike, out: str | os.PathLike, *, half: bool = False, chroma_gain: float | None = None,
-    render_size: int | None = None, border: int | None = None,
+    render_size: int | None = None, border: int | None = None, flip: bool | None = None,
 ) -> Path:
     """Write the colorizer of ``checkpoint`` (.pt or .safetensors) to ``out`` (.safetensors) atomically.
 
@@ -20,7 +20,7 @@ def export_weights(
     metrics are kept, so :func:`chromatize.load_model` rebuilds it. ``half`` stores float tensors as fp16.
     ``chroma_gain`` (> 0) is recorded in the header's ``readout``: :class:`chromatize.Colorizer` multiplies
     the predicted chroma by it (pick it with :func:`chromatize.evaluate.calibrate.calibrate_chroma_gain`).
-    ``render_size`` and ``border`` record how the network wants to be run; the full :class:`Readout` (with
+    ``render_size``, ``border`` and ``flip`` (average with the mirrored photo) record how the network wants to be run; the full :class:`Readout` (with
     defaults for what the checkpoint does not say) is written, so the file describes itself.
     """
     if chroma_gain is not None and not chroma_gain > 0:
@@ -35,5 +35,6 @@ def export_weights(
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()})
     if half:
         model = model.to(torch.float16)
-    readout = readout_from_header(ckpt).with_changes(chroma_gain=chroma_gain, render_size=render_size, border=border)
+    readout = readout_from_header(ckpt).with_changes(chroma_gain=chroma_gain, render_size=render_size, border=border,
+                                                     flip=flip)
     return save_checkpoint(out, model, config=ckpt.get("config"), metrics=ckpt.get("metrics"), readout=readout.stored())
