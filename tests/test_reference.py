@@ -15,15 +15,12 @@ data = pytest.importorskip("skimage.data")
 
 @pytest.fixture(scope="module")
 def encoder():
-    from chromatize.models.mobilenet import MobileNetV2, imagenet_state_dict
+    from chromatize.models.mobilenet import mobilenet_encoder
 
     try:
-        state = imagenet_state_dict()
+        return mobilenet_encoder(pretrained=True).eval()
     except (ModuleNotFoundError, FileNotFoundError) as e:
         pytest.skip(str(e))
-    net = MobileNetV2()
-    net.load_state_dict({k: v for k, v in state.items() if k.startswith("features.")})
-    return net.eval()
 
 
 def photo(size: int = 256) -> torch.Tensor:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -41,7 +42,7 @@ def post(client, hints=None, reference=None, **form):
 
 
 def ab_at(body: bytes, x: int, y: int) -> torch.Tensor:
-    rgb = np.asarray(Image.open(__import__("io").BytesIO(body)).convert("RGB"))
+    rgb = np.asarray(Image.open(io.BytesIO(body)).convert("RGB"))
     return rgb_to_l_ab(torch.from_numpy(rgb[y, x]).view(1, 3, 1, 1).float() / 255)[1][0, :, 0, 0]
 
 

@@ -193,12 +193,11 @@ class Colorizer:
     def reference_encoder(self) -> nn.Module:
         """The ImageNet MobileNetV2 whose features match a photo to a reference: the network's own (frozen)
         encoder when it has one, else one built from the ImageNet weights package."""
-        from chromatize.models.mobilenet import MobileNetV2, imagenet_state_dict
+        from chromatize.models.mobilenet import MobileNetV2, mobilenet_encoder
 
         encoder = getattr(unwrap_model(self.model), "encoder", None) if isinstance(self.model, nn.Module) else None
         if not isinstance(encoder, MobileNetV2):
-            encoder = MobileNetV2()
-            encoder.load_state_dict({k: v for k, v in imagenet_state_dict().items() if k.startswith("features.")})
+            encoder = mobilenet_encoder(pretrained=True)
         return encoder.to(self.device).eval()
 
     # ------------------------------------------------------------------ NumPy / PIL adapters

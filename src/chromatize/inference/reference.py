@@ -22,10 +22,10 @@ from torch import nn
 
 from chromatize.color import rgb_to_l_ab
 from chromatize.inference.core import render_shape
-from chromatize.models.mobilenet import gray_imagenet_input
+from chromatize.models.mobilenet import SKIP_TAPS, gray_imagenet_input
 
-#: Encoder ``features`` indices whose outputs describe a cell (strides 8 and 16).
-FEATURE_TAPS = (6, 13)
+#: Encoder ``features`` indices whose outputs describe a cell: its skip taps at strides 8 and 16.
+FEATURE_TAPS = SKIP_TAPS[2:4]
 
 
 @torch.no_grad()

@@ -22,7 +22,7 @@ from chromatize.color import l_ab_to_rgb, rgb_to_l_ab
 from chromatize.data.degrade import degrade_l
 from chromatize.data.hints import simulate_hints
 from chromatize.losses import GANLoss, regression_loss
-from chromatize.registry import create_model
+from chromatize.registry import create_model, model_info
 from chromatize.train.config import TrainConfig
 
 
@@ -135,8 +135,6 @@ class HintTask(RegressionTask):
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
         super().__init__(cfg, device)
-        from chromatize.registry import model_info
-
         if "hints" not in model_info(self.model).inputs:
             raise ValueError(f"task hints needs a model that takes hints; {cfg.model.name} takes {model_info(self.model).inputs}")
         if cfg.target != "lab":
