@@ -155,14 +155,22 @@ def hint_tensor(hints: Sequence[Hint], image_size: tuple[int, int], render: tupl
     the 0/1 mask. Later hints are drawn over earlier ones."""
     H, W = image_size
     h, w = render
-    out = torch.zeros(1, 3, h, w)
     if not hints:
-        return out.to(device)
-    ab = color_ab([hint.color for hint in hints])
+        return torch.zeros(1, 3, h, w, device=device)
     sy, sx = h / H, w / W
-    for hint, value in zip(hints, ab):
-        cy, cx = (hint.y + 0.5) * sy - 0.5, (hint.x + 0.5) * sx - 0.5
-        r = DEFAULT_RENDER_RADIUS if hint.radius is None else hint.radius * min(sy, sx)
+    squares = [((hint.y + 0.5) * sy - 0.5, (hint.x + 0.5) * sx - 0.5,
+                DEFAULT_RENDER_RADIUS if hint.radius is None else hint.radius * min(sy, sx)) for hint in hints]
+    return paint_hints((h, w), squares, color_ab([hint.color for hint in hints]), device)
+
+
+def paint_hints(size: tuple[int, int], squares: Sequence[tuple[float, float, float]], ab: torch.Tensor,
+                device: str | torch.device = "cpu") -> torch.Tensor:
+    """A ``hints`` input ``[1,3,h,w]`` for ``size`` (h, w): normalised ``ab [N,2]`` on squares given as (row,
+    column, half-width) in its pixels (rounded, clipped to the image), and the 0/1 mask. Later squares are
+    drawn over earlier ones."""
+    h, w = size
+    out = torch.zeros(1, 3, h, w)
+    for (cy, cx, r), value in zip(squares, ab.cpu()):
         top, bottom = max(0, round(cy - r)), min(h, round(cy + r) + 1)
         left, right = max(0, round(cx - r)), min(w, round(cx + r) + 1)
         out[0, :2, top:bottom, left:right] = value[:, None, None]

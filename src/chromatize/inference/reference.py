@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from chromatize.color import rgb_to_l_ab
+from chromatize.hints import paint_hints
 from chromatize.inference.core import render_shape
 from chromatize.models.mobilenet import SKIP_TAPS, gray_imagenet_input
 
@@ -93,12 +94,9 @@ def reference_hints(
         best_sim = torch.where(ok, s, best_sim)
         best_ab = torch.where(ok[:, None], _cells(rab, cell)[j], best_ab)
     kept = torch.nonzero(best_sim > -2.0)[:, 0]
-    kept = kept[best_sim[kept].argsort(descending=True)[:max_hints]]
-    for k in kept.tolist():
-        cy, cx = (k // gw) * cell + cell // 2, (k % gw) * cell + cell // 2
-        out[0, :2, max(0, cy - radius) : cy + radius + 1, max(0, cx - radius) : cx + radius + 1] = best_ab[k][:, None, None]
-        out[0, 2, max(0, cy - radius) : cy + radius + 1, max(0, cx - radius) : cx + radius + 1] = 1.0
-    return out
+    kept = kept[best_sim[kept].argsort(descending=True)[:max_hints]].tolist()
+    squares = [((k // gw) * cell + cell // 2, (k % gw) * cell + cell // 2, radius) for k in kept]
+    return paint_hints((h, w), squares, best_ab[kept], device)
 
 
 def reinhard_transfer(ab: torch.Tensor, reference_ab: torch.Tensor) -> torch.Tensor:
