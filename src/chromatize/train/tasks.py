@@ -110,17 +110,35 @@ class Task:
 
 
 class RegressionTask(Task):
-    """Pixel regression of ab (or sRGB) with MSE, L1 or Huber."""
+    """Pixel regression of ab (or sRGB) with MSE, L1 or Huber; plus, with ``loss.semantic`` / ``loss.perceptual``
+    > 0, those weights times the ImageNet teacher's losses on the predicted sRGB against the photo
+    (:class:`chromatize.train.teacher.ClassifierTeacher`). The logged ``loss`` is the pixel term alone, so
+    validation losses compare across recipes; the teacher's terms are logged as ``semantic`` and ``perceptual``."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
         super().__init__(cfg, device)
         self.criterion = regression_loss(cfg.loss.name, cfg.loss.huber_delta)
+        self.teacher = None
+        if cfg.loss.semantic > 0 or cfg.loss.perceptual > 0:
+            from chromatize.train.teacher import ClassifierTeacher
+
+            self.teacher = self._place(ClassifierTeacher())
 
     def train_step(self, rgb, stepper):
         L, target = self.split(rgb)
-        loss = self.criterion(self.net()(L).float(), target)
+        return self.step_on(self.net()(L).float(), L, target, rgb, stepper)
+
+    def step_on(self, output, L, target, rgb, stepper):
+        """The pixel loss of ``output`` against ``target`` (plus the teacher's terms on the sRGB of ``(L, output)``
+        against ``rgb``) to ``stepper``; returns the detached losses."""
+        loss = self.criterion(output, target)
+        logged = {"loss": loss.detach()}
+        if self.teacher is not None:
+            semantic, perceptual = self.teacher.losses(self.to_rgb(L, output), rgb)
+            logged.update(semantic=semantic.detach(), perceptual=perceptual.detach())
+            loss = loss + self.cfg.loss.semantic * semantic + self.cfg.loss.perceptual * perceptual
         stepper.step("model", loss)
-        return {"loss": loss.detach()}
+        return logged
 
     @torch.no_grad()
     def eval_step(self, rgb):
@@ -144,9 +162,7 @@ class HintTask(RegressionTask):
     def train_step(self, rgb, stepper):
         L, ab = self.split(rgb)
         hints = simulate_hints(ab, self.cfg.hints, self.generator)
-        loss = self.criterion(self.net()(L, hints).float(), ab)
-        stepper.step("model", loss)
-        return {"loss": loss.detach()}
+        return self.step_on(self.net()(L, hints).float(), L, ab, rgb, stepper)
 
     @torch.no_grad()
     def eval_step(self, rgb):

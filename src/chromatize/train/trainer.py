@@ -291,7 +291,7 @@ class Trainer:
     def _zero_pending(self) -> dict:
         zero = torch.zeros((), device=self.device)
         return {"loss": zero.clone(), "bad": torch.zeros((), dtype=torch.long, device=self.device), "values": None,
-                "keys": None, "batches": 0, "images": 0, "seconds": 0.0}
+                "keys": None, "sums": None, "batches": 0, "images": 0, "seconds": 0.0}
 
     def _record(self, out: dict[str, torch.Tensor], images: int) -> None:
         """Add a micro-batch's losses on the device (no read-back); remember the first non-finite one."""
@@ -301,6 +301,7 @@ class Trainer:
         p["bad"] += first.long() * (self.step + 1)
         p["values"] = values if p["values"] is None else torch.where(first, values, p["values"])
         p["keys"] = list(out)
+        p["sums"] = values if p["sums"] is None else p["sums"] + values
         p["loss"] += values[0]
         p["batches"] += 1
         p["images"] += images
@@ -309,8 +310,9 @@ class Trainer:
         """Read the pending losses back (one sync), sum them over ranks, stop on NaN/inf."""
         p = self._pending
         bad = int(p["bad"].item())
-        loss, batches, images, seconds, any_bad = self.ranks.sum(
-            [float(p["loss"].item()), p["batches"], p["images"], p["seconds"], float(bad > 0)])
+        terms = dict(zip(p["keys"][1:], p["sums"][1:].tolist())) if p["sums"] is not None else {}
+        loss, batches, images, seconds, any_bad, *sums = self.ranks.sum(
+            [float(p["loss"].item()), p["batches"], p["images"], p["seconds"], float(bad > 0), *terms.values()])
         self._pending = self._zero_pending()
         if any_bad:
             if bad:
@@ -322,6 +324,9 @@ class Trainer:
         a["batches"] += int(batches)
         a["images"] += int(images)
         a["seconds"] += seconds / self.ranks.world
+        for key, value in zip(terms, sums):  # a task's other losses (pix2pix's g_gan, the teacher's terms)
+            a.setdefault("terms", {}).setdefault(key, 0.0)
+            a["terms"][key] += value
 
     # ---- loop --------------------------------------------------------------------------------
     def _set_frozen(self) -> None:
@@ -388,6 +393,7 @@ class Trainer:
             "images_seen": self.step * self.global_batch,
             "train_seconds": a["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0),
             "lr": self.optimizers["model"].param_groups[0]["lr"], "time": time.time(),
+            **{f"train_{key}": value / max(a["batches"], 1) for key, value in a.get("terms", {}).items()},
         }
         self.history.append(row)
         self.epoch += 1
