@@ -40,14 +40,14 @@ class LossConfig:
 
     name: str = "mse"
     huber_delta: float = 1.0
+    gan: str = "vanilla"
+    l1_lambda: float = 100.0
     semantic: float = 0.0
     perceptual: float = 0.0
 
     def __post_init__(self) -> None:
         if self.semantic < 0 or self.perceptual < 0:
             raise ValueError(f"loss.semantic and loss.perceptual must be >= 0, got {self.semantic}, {self.perceptual}")
-    gan: str = "vanilla"
-    l1_lambda: float = 100.0
 
 
 @dataclass
