@@ -7,6 +7,10 @@
 ``--gallery PHOTO...`` adds ``docs/images/validation_gallery.jpg``: one row per photo, gray input /
 prediction / original, each made from the photo's gray version through ``Colorizer`` at full resolution
 (then reduced for the page). Use validation photos only: the model never saw them.
+
+``--contact FOLDER [--contact-count 24] [--before MODEL]`` adds ``docs/images/contact_sheet.jpg``: every k-th photo
+of FOLDER (sorted, evenly spaced, ``--contact-count`` of them), each as gray / ``--before``'s prediction (when
+given) / ``--model``'s prediction / original, in two columns.
 """
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from pathlib import Path
 
 from PIL import Image
 
+from chromatize.evaluate.data import list_images
 from chromatize.inference.pipeline import Colorizer, gray_array
 from chromatize.io import load_image, save_image, side_by_side
 
@@ -41,6 +46,9 @@ def main() -> None:
     p.add_argument("--model", default="default")
     p.add_argument("--example", default="examples/cameraman.jpg")
     p.add_argument("--gallery", nargs="*", default=[], metavar="PHOTO")
+    p.add_argument("--contact", metavar="FOLDER", help="validation photos for a contact sheet")
+    p.add_argument("--contact-count", type=int, default=24)
+    p.add_argument("--before", metavar="MODEL", help="a second model shown left of --model on the contact sheet")
     p.add_argument("--out", default="docs/images")
     a = p.parse_args()
     colorizer = Colorizer.from_pretrained(a.model)
@@ -61,6 +69,30 @@ def main() -> None:
             rows.append(in_a_row([Image.fromarray(x) for x in (gray, pred, original)], height=220))
         save_image(stacked(rows), out / "validation_gallery.jpg", quality=88)
         print(f"wrote {out / 'validation_gallery.jpg'}")
+
+    if a.contact:
+        models = ([Colorizer.from_pretrained(a.before)] if a.before else []) + [colorizer]
+        save_image(contact_sheet(a.contact, a.contact_count, models), out / "contact_sheet.jpg", quality=88)
+        print(f"wrote {out / 'contact_sheet.jpg'}")
+
+
+def contact_sheet(folder: str, count: int, colorizers: list[Colorizer], height: int = 112) -> Image.Image:
+    """``count`` evenly spaced photos of ``folder``: a row each of gray / every colorizer's result / original,
+    in two columns."""
+    files = list_images(folder)
+    picked = [files[round(i * (len(files) - 1) / max(count - 1, 1))][1] for i in range(min(count, len(files)))]
+    rows = []
+    for photo in picked:
+        original = load_image(photo).rgb
+        gray = gray_array(original)
+        rows.append(in_a_row([Image.fromarray(x) for x in (gray, *(c.colorize_array(gray) for c in colorizers), original)],
+                             height=height))
+    half = (len(rows) + 1) // 2
+    columns = [stacked(rows[:half])] + ([stacked(rows[half:])] if rows[half:] else [])
+    sheet = Image.new("RGB", (sum(c.width for c in columns) + 12 * (len(columns) - 1), columns[0].height), "white")
+    for i, column in enumerate(columns):
+        sheet.paste(column, (i * (columns[0].width + 12), 0))
+    return sheet
 
 
 if __name__ == "__main__":
