@@ -11,7 +11,6 @@ import numpy as np
 from PIL import Image
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
 spec = importlib.util.spec_from_file_location("build_composites", SCRIPTS / "build_composites.py")
 bcomp = sys.modules.setdefault("build_composites", importlib.util.module_from_spec(spec))
 spec.loader.exec_module(bcomp)

@@ -12,7 +12,6 @@ from pathlib import Path
 from PIL import Image
 
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-sys.path.insert(0, str(SCRIPTS))
 spec = importlib.util.spec_from_file_location("build_textures", SCRIPTS / "build_textures.py")
 bt = sys.modules.setdefault("build_textures", importlib.util.module_from_spec(spec))
 spec.loader.exec_module(bt)
