@@ -109,8 +109,9 @@ def test_click_a_hint_pick_its_colour_drag_remove_save_and_load(server_url, tmp_
 
             (tmp_path / "bad.json").write_text('{"not": "a list"}')
             page.set_input_files("#hints-load", str(tmp_path / "bad.json"))
-            page.wait_for_function("document.getElementById('status-text').textContent.includes('not a hints file')",
-                                   timeout=TIMEOUT_MS)
+            # expect() polls from Playwright's side: the page's CSP (script-src 'self') forbids the eval that
+            # wait_for_function needs once the text is not there on the first look
+            sync_api.expect(page.locator("#status-text")).to_contain_text("not a hints file", timeout=TIMEOUT_MS)
         finally:
             browser.close()
     assert not errors, f"errors in the page: {errors}"
