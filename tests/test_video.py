@@ -357,7 +357,10 @@ def test_a_killed_process_leaves_no_file_at_out(model_path, tmp_path):
     cmd = [sys.executable, "-m", "chromatize", "video", str(src), "-o", str(out), "--model", model_path,
            "--render-size", "32", "--backend", "torch", "-q"]
     for sig, code in ((signal.SIGINT, 130), (signal.SIGKILL, -signal.SIGKILL)):
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        # SIGINT at its default in the child whatever an earlier test left in this process (an ignored SIGINT is
+        # inherited, and Python then never raises KeyboardInterrupt): the test is about the CLI's Ctrl-C
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
         deadline = time.monotonic() + 120
         while not any(out.parent.iterdir()) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.02)
