@@ -15,7 +15,6 @@ the corpus folder. Textures are training material only: the validation photos ar
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import io
 import json
 import os
@@ -26,18 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-
-def _corpus_builder():
-    """scripts/build_corpus.py as a module (the package fetching of the corpus builder)."""
-    path = Path(__file__).resolve().parent / "build_corpus.py"
-    spec = importlib.util.spec_from_file_location("build_corpus", path)
-    if "build_corpus" not in sys.modules:
-        module = sys.modules["build_corpus"] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-    return sys.modules["build_corpus"]
-
-
-build_corpus = _corpus_builder()
+# scripts/build_corpus.py (the package fetching of the corpus builder); a script's own folder is sys.path[0]
+import build_corpus  # noqa: E402
 
 TEXTURES = Path(__file__).resolve().parent / "textures.json"
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-spec = importlib.util.spec_from_file_location("build_composites", SCRIPTS / "build_composites.py")
-bcomp = sys.modules.setdefault("build_composites", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(bcomp)
+from scripts_loader import load_script
+
+load_script("build_corpus")  # the script imports it
+bcomp = load_script("build_composites")
 
 
 def test_cutout_list_records_a_licence_and_holder_for_every_file():

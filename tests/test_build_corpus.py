@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import struct
-import sys
 import zlib
-from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "build_corpus.py"
-spec = importlib.util.spec_from_file_location("build_corpus", SCRIPT)
-bc = sys.modules.setdefault("build_corpus", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(bc)
+from scripts_loader import load_script
+
+bc = load_script("build_corpus")
 
 
 def make_rcc(files: dict[str, tuple[bytes, bool]]) -> bytes:

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
-import sys
 import zipfile
-from pathlib import Path
 
 from PIL import Image
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-spec = importlib.util.spec_from_file_location("build_textures", SCRIPTS / "build_textures.py")
-bt = sys.modules.setdefault("build_textures", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(bt)
+from scripts_loader import load_script
+
+load_script("build_corpus")  # the script imports it
+bt = load_script("build_textures")
 
 
 def png(colour, size=(64, 48)) -> bytes:

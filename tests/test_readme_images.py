@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "readme_images.py"
-spec = importlib.util.spec_from_file_location("readme_images", SCRIPT)
-ri = sys.modules.setdefault("readme_images", importlib.util.module_from_spec(spec))
-spec.loader.exec_module(ri)
+from scripts_loader import load_script
+
+ri = load_script("readme_images")
 
 
 class Tint:
