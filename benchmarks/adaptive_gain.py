@@ -47,14 +47,10 @@ def rules():
 
 def predictions(colorizer, folder, size, limit, seed):
     """[(original [H,W,3] float, gray, ab [2,h,w], ab of the mirrored photo mirrored back)] for photos of ``folder``."""
-    from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, load_original
+    from chromatize.evaluate.data import UnreadableImage, gray_input, load_original, sample_images
 
-    files = list_images(folder)
-    if limit and limit < len(files):
-        picked = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
-        files = [files[i] for i in sorted(picked)]
     out = []
-    for _, path in files:
+    for _, path in sample_images(folder, limit, seed):
         try:
             original = load_original(path, size)
         except UnreadableImage:
@@ -98,7 +94,7 @@ def main() -> None:
     colorizer = Colorizer.from_pretrained(resolve_weights(a.model), render_size=a.size, chroma_gain=1.0, backend="torch")
     start = time.perf_counter()
     train = predictions(colorizer, a.train, a.size, a.limit, 0)
-    val = predictions(colorizer, a.val, a.size, 0, 0)
+    val = predictions(colorizer, a.val, a.size, None, 0)
     print(f"{len(train)} training and {len(val)} validation photos predicted in {time.perf_counter() - start:.0f} s", flush=True)
     print(f"| rule | parameter | g (train) | PSNR | ΔE00 | CF / originals' |\n|---|---|---:|---:|---:|---:|")
     base = score(colorizer, val, lambda ab, abf, g: ab, 1.0, full=True)

@@ -51,7 +51,7 @@ def main() -> None:
         path = resolve_weights(model)
         shipped = readout_from_header(weights_header(path)).chroma_gain
         colorizer = Colorizer.from_pretrained(path, render_size=a.size, chroma_gain=1.0, backend="torch")
-        photos = predictions(colorizer, a.val, a.size, 0, 0)
+        photos = predictions(colorizer, a.val, a.size, None, 0)
         plain = lambda ab, abf, g: ab * g  # noqa: E731  (the shipped rule: one gain on the raw chroma)
         rows = []
         for g in [round(1.0 + 0.05 * i, 2) for i in range(41)]:

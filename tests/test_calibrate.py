@@ -89,3 +89,18 @@ def test_evaluation_uses_and_reports_the_stored_gain(tmp_path, rng):
     assert boosted["describe"]["chroma_gain"] == 1.7 and plain["describe"]["chroma_gain"] == 1.0
     assert boosted["summary"]["cf_pred"]["mean"] > plain["summary"]["cf_pred"]["mean"]
     assert "chroma gain 1.7" in (tmp_path / "eval" / "report.html").read_text()
+
+
+def test_sample_images_draws_the_same_sorted_subset_for_a_seed(tmp_path):
+    from PIL import Image
+
+    from chromatize.evaluate.data import list_images, sample_images
+
+    for i in range(6):
+        Image.new("RGB", (4, 4)).save(tmp_path / f"p{i}.png")
+    everything = list_images(tmp_path)
+    assert sample_images(tmp_path) == everything and sample_images(tmp_path, 10) == everything
+    three = sample_images(tmp_path, 3, seed=1)
+    assert len(three) == 3 and three == sorted(three) and set(three) <= set(everything)
+    assert sample_images(tmp_path, 3, seed=1) == three
+    assert sample_images(tmp_path, 0) == []

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from chromatize import metrics
-from chromatize.evaluate.data import UnreadableImage, gray_input, list_images, load_original
+from chromatize.evaluate.data import UnreadableImage, gray_input, load_original, sample_images
 
 #: Gains tried by default: 1.00, 1.05, ... 2.00.
 DEFAULT_GAINS = tuple(round(1.0 + 0.05 * i, 2) for i in range(21))
@@ -68,10 +68,7 @@ def calibrate_colorizer(
     gains = sorted(float(g) for g in gains)
     if not gains or gains[0] < 0:
         raise ValueError("gains must be a non-empty list of values >= 0")
-    files = list_images(data)
-    if limit is not None and limit < len(files):
-        picked = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
-        files = [files[i] for i in sorted(picked)]
+    files = sample_images(data, limit, seed)
     cf_orig: list[float] = []
     cf_pred = np.zeros(len(gains))
     sq_err = np.zeros(len(gains))

@@ -40,6 +40,16 @@ def list_images(folder: str | os.PathLike) -> list[tuple[str, Path]]:
     return sorted(found)
 
 
+def sample_images(folder: str | os.PathLike, limit: int | None = None, seed: int = 0) -> list[tuple[str, Path]]:
+    """:func:`list_images`, or (``limit`` not None) ``limit`` of them drawn at random with ``seed`` (kept in
+    sorted order): the same photos on every machine for the same folder, limit and seed."""
+    files = list_images(folder)
+    if limit is not None and limit < len(files):
+        picked = np.random.default_rng(seed).choice(len(files), size=limit, replace=False)
+        files = [files[i] for i in sorted(picked)]
+    return files
+
+
 def load_original(path: str | os.PathLike, size: int | None) -> np.ndarray:
     """Read a colour photo -> sRGB ``float32 [H,W,3]`` in ``[0,1]``: EXIF-upright, alpha dropped,
     short side resized to ``size`` and centre-cropped square (or full resolution for ``None``).
