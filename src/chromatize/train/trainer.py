@@ -289,9 +289,8 @@ class Trainer:
 
     # ---- losses, read back at intervals ------------------------------------------------------
     def _zero_pending(self) -> dict:
-        zero = torch.zeros((), device=self.device)
-        return {"loss": zero.clone(), "bad": torch.zeros((), dtype=torch.long, device=self.device), "values": None,
-                "keys": None, "sums": None, "batches": 0, "images": 0, "seconds": 0.0}
+        return {"bad": torch.zeros((), dtype=torch.long, device=self.device), "values": None, "keys": None,
+                "sums": None, "batches": 0, "images": 0, "seconds": 0.0}
 
     def _record(self, out: dict[str, torch.Tensor], images: int) -> None:
         """Add a micro-batch's losses on the device (no read-back); remember the first non-finite one."""
@@ -301,8 +300,7 @@ class Trainer:
         p["bad"] += first.long() * (self.step + 1)
         p["values"] = values if p["values"] is None else torch.where(first, values, p["values"])
         p["keys"] = list(out)
-        p["sums"] = values if p["sums"] is None else p["sums"] + values
-        p["loss"] += values[0]
+        p["sums"] = values if p["sums"] is None else p["sums"] + values  # the first is the task's "loss"
         p["batches"] += 1
         p["images"] += images
 
@@ -310,9 +308,10 @@ class Trainer:
         """Read the pending losses back (one sync), sum them over ranks, stop on NaN/inf."""
         p = self._pending
         bad = int(p["bad"].item())
-        terms = dict(zip(p["keys"][1:], p["sums"][1:].tolist())) if p["sums"] is not None else {}
+        sums = p["sums"].tolist() if p["sums"] is not None else [0.0]
+        terms = p["keys"][1:] if p["keys"] else []
         loss, batches, images, seconds, any_bad, *sums = self.ranks.sum(
-            [float(p["loss"].item()), p["batches"], p["images"], p["seconds"], float(bad > 0), *terms.values()])
+            [sums[0], p["batches"], p["images"], p["seconds"], float(bad > 0), *sums[1:]])
         self._pending = self._zero_pending()
         if any_bad:
             if bad:
