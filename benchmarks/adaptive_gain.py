@@ -46,7 +46,9 @@ def rules():
 
 
 def predictions(colorizer, folder, size, limit, seed):
-    """[(original [H,W,3] float, gray, ab [2,h,w], ab of the mirrored photo mirrored back)] for photos of ``folder``."""
+    """[(original [H,W,3] float, its colourfulness, gray, ab [2,h,w], ab of the mirrored photo mirrored back)] for
+    photos of ``folder``."""
+    from chromatize import metrics
     from chromatize.evaluate.data import UnreadableImage, gray_input, load_original, sample_images
 
     out = []
@@ -58,7 +60,7 @@ def predictions(colorizer, folder, size, limit, seed):
         gray = gray_input(original)
         ab = colorizer.predict_chroma(gray)
         ab_flip = colorizer.predict_chroma(np.ascontiguousarray(gray[:, ::-1])).flip(-1)
-        out.append((original, gray, ab, ab_flip))
+        out.append((original, metrics.colorfulness(original), gray, ab, ab_flip))
     return out
 
 
@@ -66,10 +68,10 @@ def score(colorizer, photos, rule, g, full=False):
     from chromatize import metrics
 
     cf_p, cf_o, psnr, de = [], [], [], []
-    for original, gray, ab, abf in photos:
+    for original, cf_orig, gray, ab, abf in photos:
         pred = colorizer.apply_chroma(gray, rule(ab, abf, g)).astype(np.float32) / 255.0
         cf_p.append(metrics.colorfulness(pred))
-        cf_o.append(metrics.colorfulness(original))
+        cf_o.append(cf_orig)
         psnr.append(metrics.psnr(pred, original))
         if full:
             de.append(metrics.delta_e2000(metrics.to_lab(pred), metrics.to_lab(original)))
