@@ -15,7 +15,8 @@ from chromatize.color import rgb_to_l_ab
 from chromatize.data.hints import HintSimConfig, hint_counts, simulate_hints, stamp_hints
 from chromatize.hints import Hint, HintError, check_hints, color_ab, hint_tensor, hints_from_json, load_hints
 from chromatize.inference.pipeline import Colorizer
-from chromatize.models.hints import HintPrior, geodesic_fill
+from chromatize.hint_prior import CHANNELS, geodesic_fill, hint_prior
+from chromatize.models.hints import GUIDE_CHANNELS, guide_at
 from chromatize.registry import ModelInfo, create_model, model_info
 from chromatize.train.trainer import init_weights
 
@@ -103,11 +104,21 @@ def test_edge_aware_fill_stops_at_edges_where_the_nearest_hint_fill_does_not():
 
 
 def test_prior_without_hints_is_all_zero_and_has_the_declared_channels():
-    prior = HintPrior()
     L = torch.rand(2, 1, 64, 64) * 2 - 1
-    out = prior(L, torch.zeros(2, 3, 64, 64))
-    assert out.shape == (2, HintPrior.channels, 16, 16) and out.abs().max() == 0
-    assert prior.at(out, torch.zeros(2, 3, 64, 64), (32, 32)).shape == (2, 6, 32, 32)
+    out = hint_prior(L, torch.zeros(2, 3, 64, 64))
+    assert out.shape == (2, CHANNELS, 64, 64) and out.abs().max() == 0
+    assert guide_at(out, torch.zeros(2, 3, 64, 64), (32, 32)).shape == (2, GUIDE_CHANNELS, 32, 32)
+
+
+def test_prior_spreads_a_hint_over_its_region_at_the_inputs_size():
+    L = two_regions(64)
+    hints = torch.zeros(1, 3, 64, 64)
+    hints[0, :, 8:11, 8:11] = torch.tensor([0.4, 0.1, 1.0]).view(3, 1, 1)
+    prior = hint_prior(L, hints)
+    assert prior.shape == (1, CHANNELS, 64, 64)
+    reach = prior[0, 2]
+    assert reach[:, :28].min() > 0.1 and reach[:, 36:].max() < 1e-3 * reach[:, :28].min()  # stops at the edge
+    assert torch.allclose(prior[0, 0, 4:60, 2:26] / reach[4:60, 2:26], torch.tensor(0.4), atol=1e-4)
 
 
 @pytest.mark.parametrize("name, kwargs", [("mobilenet_unet_hints", {}), ("unet_hints", {"base": 4, "levels": 3})])
@@ -117,7 +128,7 @@ def test_hint_models_declare_hints_and_start_as_their_hint_free_family(tmp_path,
     base = create_model(base_name, **kwargs).eval()
     path = save_checkpoint(tmp_path / "base.safetensors", base)
     model = create_model(name, **kwargs).eval()
-    assert model_info(model).inputs == ("L", "hints")
+    assert model_info(model).inputs == ("L", "hints", "hint_prior")
     grown = init_weights(model, path)
     assert grown  # the merge convs got the prior's channels
     L = torch.rand(1, 1, 64, 64) * 2 - 1
@@ -181,14 +192,14 @@ class HintFill(torch.nn.Module):
 
     size_multiple = 1
 
-    def forward(self, L, hints):
+    def forward(self, L, hints, prior):
         fill, dist = geodesic_fill(L, hints)
         return fill * torch.exp(-dist / 8)
 
 
 def fill_colorizer(render_size: int = 32) -> Colorizer:
     model = HintFill()
-    model.chromatize_info = ModelInfo("hint_fill", inputs=("L", "hints"))
+    model.chromatize_info = ModelInfo("hint_fill", inputs=("L", "hints", "hint_prior"))
     return Colorizer(model, render_size=render_size, border=0)
 
 

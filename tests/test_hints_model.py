@@ -53,7 +53,7 @@ def test_without_hints_it_is_an_automatic_colorizer(colorizer):
     photo = two_regions(128)
     out = colorizer.colorize(photo)
     assert out.size == photo.size
-    assert colorizer.takes_hints and colorizer.readout.inputs == ("L", "hints")
+    assert colorizer.takes_hints and colorizer.readout.inputs == ("L", "hints", "hint_prior")
 
 
 def test_a_partial_mirrored_reference_beats_the_automatic_result(colorizer):

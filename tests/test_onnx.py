@@ -88,3 +88,23 @@ def test_export_records_flip_averaging(tmp_path):
     assert main(["export", str(weights), str(tmp_path / "f.safetensors"), "--flip"]) == 0
     assert readout_from_header(weights_header(tmp_path / "f.safetensors")).flip
     assert not readout_from_header(weights_header(weights)).flip and "flip" not in (weights_header(weights).get("readout") or {})
+
+
+def test_hint_networks_export_and_run_on_onnx_runtime_like_torch(tmp_path, rng):
+    from chromatize.hints import Hint
+
+    torch.manual_seed(0)
+    model = create_model("unet_hints", base=4, levels=3)
+    for p in model.parameters():  # the guide channels start at zero in real models; here they must matter
+        torch.nn.init.normal_(p, std=0.3)
+    weights = save_checkpoint(tmp_path / "h.safetensors", model, readout={"render_size": 40})
+    net = onnx.OnnxNetwork(onnx.export_onnx(weights, tmp_path / "h.onnx"))
+    assert net.info.inputs == ("L", "hints", "hint_prior")
+    rgb = rng.integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    hints = [Hint(10, 12, "navy"), Hint(40, 30, "#c01010")]
+    by_torch = Colorizer.from_pretrained(weights, backend="torch")
+    by_onnx = Colorizer.from_pretrained(weights)  # auto: ONNX Runtime, hints and all
+    assert isinstance(by_onnx.model, onnx.OnnxNetwork) and by_onnx.takes_hints
+    hinted = by_onnx.colorize_array(rgb, hints=hints).astype(int)
+    assert np.abs(hinted - by_torch.colorize_array(rgb, hints=hints)).max() <= 1
+    assert np.abs(hinted - by_onnx.colorize_array(rgb)).max() > 5  # the hints reached the graph

@@ -29,6 +29,7 @@ TARGETS = ("lab", "rgb")
 INPUTS = {
     "L": "normalised L [B,1,H,W] in [-1,1]",
     "hints": "sparse hints [B,3,H,W]: normalised ab at hinted pixels (0 elsewhere) and a 0/1 mask",
+    "hint_prior": "the hints spread along the photo [B,3,H,W]: nearest hint's ab x reach, reach (chromatize.hint_prior)",
 }
 
 

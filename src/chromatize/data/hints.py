@@ -24,9 +24,25 @@ class HintSimConfig:
     max: int = 30
     sizes: tuple[int, ...] = (1, 3, 5, 7, 9)
     salient: float = 0.3
+    #: Recolour augmentation (:mod:`chromatize.data.recolour`): share of photos with recoloured regions, at most
+    #: this many regions each, each covering this share of the photo, with this many hints (min, max) inside.
+    recolour: float = 0.0
+    recolour_regions: int = 2
+    recolour_share: tuple[float, float] = (0.02, 0.4)
+    recolour_hints: tuple[int, int] = (1, 2)
+    #: A recoloured photo gets no other hints with this probability (so a lone click must stay in its region).
+    recolour_alone: float = 0.5
 
     def __post_init__(self) -> None:
         self.sizes = tuple(int(s) for s in self.sizes)
+        self.recolour_share = tuple(float(v) for v in self.recolour_share)
+        self.recolour_hints = tuple(int(v) for v in self.recolour_hints)
+        if not 0.0 <= self.recolour <= 1.0 or not 0.0 <= self.recolour_alone <= 1.0 or self.recolour_regions < 1:
+            raise ValueError("hints.recolour and hints.recolour_alone must be in [0, 1], hints.recolour_regions >= 1")
+        if len(self.recolour_share) != 2 or not 0.0 <= self.recolour_share[0] <= self.recolour_share[1] <= 1.0:
+            raise ValueError("hints.recolour_share must be [min, max] shares of the photo")
+        if len(self.recolour_hints) != 2 or not 1 <= self.recolour_hints[0] <= self.recolour_hints[1]:
+            raise ValueError("hints.recolour_hints must be [min, max] with 1 <= min <= max")
         if not 0.0 <= self.p_zero <= 1.0 or not 0.0 <= self.salient <= 1.0:
             raise ValueError("hints.p_zero and hints.salient must be in [0, 1]")
         if self.mean < 1.0 or self.max < 1 or not self.sizes or any(s < 1 or s % 2 == 0 for s in self.sizes):

@@ -79,10 +79,16 @@ def pad_inputs(inputs: list[torch.Tensor], border: int, multiple: int) -> list[t
     return [F.pad(inputs[0], pad, mode=mode), *(F.pad(x, pad) for x in inputs[1:])]
 
 
-def default_input(name: str, L: torch.Tensor) -> torch.Tensor:
-    """The value of a declared input nobody gave, for ``L [B,1,h,w]``: no hints is all zeros ``[B,3,h,w]``."""
+def default_input(name: str, L: torch.Tensor, given: dict[str, torch.Tensor]) -> torch.Tensor:
+    """The value of a declared input nobody gave, for ``L [B,1,h,w]`` and the inputs ``given``: no hints is all
+    zeros ``[B,3,h,w]``; the ``hint_prior`` is built from L and the hints (:func:`chromatize.hint_prior.hint_prior`)."""
     if name == "hints":
         return L.new_zeros(L.shape[0], 3, *L.shape[-2:])
+    if name == "hint_prior":
+        from chromatize.hint_prior import hint_prior
+
+        hints = given.get("hints")
+        return hint_prior(L, default_input("hints", L, given) if hints is None else hints).to(L.dtype)
     raise ValueError(f"the network needs input {name!r}, which was not given")
 
 
@@ -91,7 +97,8 @@ def run_network(
     multiple: int, extra: dict[str, torch.Tensor] | None = None, flip: bool = False,
 ) -> torch.Tensor:
     """Normalised L ``[B,1,h,w]`` (+ the other ``inputs`` the network declares, from ``extra`` or their
-    defaults) -> normalised ab ``[B,2,h,w]`` float32, on L's device.
+    defaults: no hints, and the hint prior built from L and the hints) -> normalised ab ``[B,2,h,w]`` float32,
+    on L's device.
 
     The inputs are mirrored by ``border`` pixels (and padded to ``multiple``) and the prediction is cropped
     back: networks make colour artefacts at image borders and corners, which then fall outside. ``flip``:
@@ -100,7 +107,7 @@ def run_network(
     """
     h, w = L_small.shape[-2:]
     given = {"L": L_small, **(extra or {})}
-    tensors = [given[n] if n in given else default_input(n, L_small) for n in inputs]
+    tensors = [given[n] if n in given else default_input(n, L_small, given) for n in inputs]
     if flip:
         tensors = [torch.cat([x, x.flip(-1)]) for x in tensors]
     out = model(*pad_inputs(tensors, border, multiple))[..., border : border + h, border : border + w].float()

@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model, model_readout, readout_from_header, resolve_weights, weights_header
+from chromatize.checkpoint import load_model, model_readout, resolve_weights
 from chromatize.devices import resolve_device
 from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
@@ -99,9 +99,8 @@ class Colorizer:
             raise ValueError(f"{path} is an ONNX file: it runs with backend onnx (or auto)")
         device = resolve_device(kwargs.pop("device", "cpu"))
         if backend == "auto":
-            # ONNX Runtime on the CPU, except for networks that take hints: their prior's loop runs in PyTorch.
-            faster = path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available()
-                                                 and readout_from_header(weights_header(path)).inputs == ("L",))
+            # ONNX Runtime on the CPU (hint networks too: their prior is built in the core, outside the graph).
+            faster = path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available())
             backend = "onnx" if faster else "torch"
         if backend == "onnx":
             return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from chromatize.models.hints import decoder_guides
+
 from chromatize.registry import TARGETS
 
 
@@ -63,9 +65,9 @@ class UNet(nn.Module):
     and passed through ``merges[k]``. ``head`` maps the last result to the output (ab or RGB, full size).
     H and W must be multiples of ``size_multiple`` (the product of all resolution halvings).
 
-    ``prior`` (a :class:`chromatize.models.hints.HintPrior`) makes it take hints too: ``forward(L, hints)``
-    concatenates the prior at each level after the skip and the upsampled features (the merges must
-    take ``prior.channels`` more inputs).
+    ``hints=True`` makes it take hints too: ``forward(L, hints, prior)`` concatenates the guides at each level
+    (:func:`chromatize.models.hints.decoder_guides`) after the skip and the upsampled features (the merges must
+    take ``GUIDE_CHANNELS`` more inputs).
     """
 
     def __init__(
@@ -76,7 +78,7 @@ class UNet(nn.Module):
         merges: Sequence[nn.Module],
         head: nn.Module,
         size_multiple: int,
-        prior: nn.Module | None = None,
+        hints: bool = False,
     ):
         super().__init__()
         if not len(downs) == len(ups) == len(merges):
@@ -87,18 +89,18 @@ class UNet(nn.Module):
         self.merges = nn.ModuleList(merges)
         self.head = head
         self.size_multiple = size_multiple
-        self.prior = prior
-        if prior is not None:
-            self.inputs = ("L", "hints")
+        self.takes_hints = hints
+        if hints:
+            self.inputs = ("L", "hints", "hint_prior")
 
-    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None, prior: torch.Tensor | None = None) -> torch.Tensor:
         check_input(L, self.size_multiple)
         x = self.stem(L)
         skips = []
         for down in self.downs:
             skips.append(x)
             x = down(x)
-        guides = [] if self.prior is None else self.prior.guides(L, hints, [s.shape[-2:] for s in skips])
+        guides = decoder_guides(L, hints, prior, [s.shape[-2:] for s in skips]) if self.takes_hints else []
         for up, merge in zip(self.ups, self.merges):
             parts = [skips.pop(), up(x)] + ([guides.pop().to(x)] if guides else [])
             x = merge(torch.cat(parts, dim=1))

@@ -162,7 +162,7 @@ def efficientnet_lite0_unet_small(pretrained: bool = False, target: str = "lab")
     return EncoderUNet(lite0_encoder(pretrained), (64, 32, 24, 16, 8), target)
 
 
-@register_model(size_multiple=32, targets=("lab", "rgb"), inputs=("L", "hints"))
+@register_model(size_multiple=32, targets=("lab", "rgb"), inputs=("L", "hints", "hint_prior"))
 def efficientnet_lite0_unet_hints(decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False, target: str = "lab") -> nn.Module:
     """efficientnet_lite0_unet that also takes colour hints (a dense, edge-aware prior at every decoder scale)."""
     return EncoderUNet(lite0_encoder(pretrained), tuple(decoder_channels), target, hints=True)

@@ -25,7 +25,7 @@ from torch import nn
 
 from chromatize.color import denormalize_l, lab_to_rgb
 from chromatize.models.common import check_input, conv_block, out_channels, output_head
-from chromatize.models.hints import HintPrior
+from chromatize.models.hints import GUIDE_CHANNELS, decoder_guides
 
 
 def packaged_weights_path(dist_name: str, file_name: str, install_hint: str, what: str) -> Path:
@@ -81,9 +81,10 @@ class EncoderUNet(nn.Module):
     size; a 1x1 ``head`` gives the output. H, W must be multiples of 32. Freeze the ImageNet part with
     the module prefix ``encoder``.
 
-    With ``hints=True`` it also takes the registry's ``hints`` input ``[B,3,H,W]``: a :class:`HintPrior`
-    (no parameters) makes dense maps from them, and every decoder block sees those maps beside its skip
-    (6 more input channels, last; so the weights of the hint-free model load with those channels at 0).
+    With ``hints=True`` it also takes the registry's ``hints`` and ``hint_prior`` inputs (``[B,3,H,W]`` each,
+    see :mod:`chromatize.hint_prior`), and every decoder block reads them at its scale beside its skip
+    (:func:`chromatize.models.hints.guide_at`: 6 more input channels, last; so the weights of the hint-free
+    model load with those channels at 0).
     """
 
     size_multiple = 32
@@ -96,22 +97,22 @@ class EncoderUNet(nn.Module):
         self.encoder = encoder
         *skips, bottom = encoder.skip_channels
         self.neck = nn.Sequential(nn.Conv2d(bottom, decoder_channels[0], 1, bias=False), nn.BatchNorm2d(decoder_channels[0]), nn.ReLU(inplace=True))
-        self.prior = HintPrior() if hints else None
+        self.takes_hints = hints
         if hints:
-            self.inputs = ("L", "hints")
-        guide = HintPrior.channels if hints else 0
+            self.inputs = ("L", "hints", "hint_prior")
+        guide = GUIDE_CHANNELS if hints else 0
         skip_channels = [c + guide for c in (*reversed(skips), 1)]  # 1/16, 1/8, 1/4, 1/2, then L at full size
         widths = [decoder_channels[0], *decoder_channels]
         self.decoder = nn.ModuleList(DecoderBlock(widths[i], skip_channels[i], widths[i + 1]) for i in range(5))
         self.head = nn.Sequential(nn.Conv2d(decoder_channels[-1], out_channels(target), 1), output_head(target))
 
-    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, L: torch.Tensor, hints: torch.Tensor | None = None, prior: torch.Tensor | None = None) -> torch.Tensor:
         check_input(L, self.size_multiple)
         x = gray_encoder_input(L, self.encoder.input_mean, self.encoder.input_std)
         *skips, bottom = self.encoder.skips(x)
         skips = [*reversed(skips), L]
-        if self.prior is not None:
-            guides = self.prior.guides(L, hints, [s.shape[-2:] for s in skips])
+        if self.takes_hints:
+            guides = decoder_guides(L, hints, prior, [s.shape[-2:] for s in skips])
             skips = [torch.cat([s, g.to(s)], dim=1) for s, g in zip(skips, guides)]
         x = self.neck(bottom)
         for block, skip in zip(self.decoder, skips):

@@ -136,7 +136,7 @@ def mobilenet_unet(decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pr
     return EncoderUNet(mobilenet_encoder(pretrained), tuple(decoder_channels), target)
 
 
-@register_model(size_multiple=32, targets=("lab", "rgb"), inputs=("L", "hints"))
+@register_model(size_multiple=32, targets=("lab", "rgb"), inputs=("L", "hints", "hint_prior"))
 def mobilenet_unet_hints(decoder_channels: tuple[int, ...] = (128, 64, 48, 32, 16), pretrained: bool = False, target: str = "lab") -> nn.Module:
     """mobilenet_unet that also takes colour hints (a dense, edge-aware prior at every decoder scale)."""
     return EncoderUNet(mobilenet_encoder(pretrained), tuple(decoder_channels), target, hints=True)

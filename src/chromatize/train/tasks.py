@@ -15,12 +15,15 @@ ab ``[B,2,H,W]`` (``target="lab"``) or sRGB ``[B,3,H,W]`` (``target="rgb"``). Th
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import nn
 
 from chromatize.color import l_ab_to_rgb, rgb_to_l_ab
 from chromatize.data.degrade import degrade_l
 from chromatize.data.hints import simulate_hints
+from chromatize.data.recolour import recoloured_hints
+from chromatize.hint_prior import hint_prior
 from chromatize.losses import GANLoss, regression_loss
 from chromatize.registry import create_model, model_info
 from chromatize.train.config import TrainConfig
@@ -149,7 +152,10 @@ class RegressionTask(Task):
 class HintTask(RegressionTask):
     """Regression with simulated user hints (:func:`chromatize.data.hints.simulate_hints`, settings
     ``cfg.hints``): the network takes ``(L, hints)``, the hints drawn from the true ab; often none, so it
-    stays an automatic colorizer too. Validation draws hints with a fixed seed, so its loss is comparable."""
+    stays an automatic colorizer too; with ``hints.recolour`` some regions are recoloured and hinted, and the
+    target is the recoloured photo. The dense prior is built outside the network
+    (:func:`chromatize.hint_prior.hint_prior`), as the inference core does. Validation draws hints with a fixed
+    seed, so its loss is comparable."""
 
     def __init__(self, cfg: TrainConfig, device: torch.device):
         super().__init__(cfg, device)
@@ -158,17 +164,25 @@ class HintTask(RegressionTask):
         if cfg.target != "lab":
             raise ValueError("task hints trains ab (target lab)")
         self.generator = torch.Generator().manual_seed(cfg.seed)
+        self.rng = np.random.default_rng(cfg.seed)
 
     def train_step(self, rgb, stepper):
         L, ab = self.split(rgb)
-        hints = simulate_hints(ab, self.cfg.hints, self.generator)
-        return self.step_on(self.net()(L, hints).float(), L, ab, rgb, stepper)
+        target, hints = self.hints_for(rgb, ab, self.generator, self.rng)
+        return self.step_on(self.net()(L, hints, hint_prior(L, hints)).float(), L, target, rgb, stepper)
+
+    def hints_for(self, rgb, ab, generator, rng):
+        """(target ab, hints) for a batch: recoloured regions with their hints (``hints.recolour`` > 0,
+        :mod:`chromatize.data.recolour`) and simulated hints of the (recoloured) photo."""
+        if self.cfg.hints.recolour > 0:
+            return recoloured_hints(rgb, ab, self.cfg.hints, rng, generator)
+        return ab, simulate_hints(ab, self.cfg.hints, generator)
 
     @torch.no_grad()
     def eval_step(self, rgb):
         L, ab = self.split(rgb)
-        hints = simulate_hints(ab, self.cfg.hints, torch.Generator().manual_seed(12345))
-        return {"loss": self.criterion(self.model(L, hints), ab).item()}
+        target, hints = self.hints_for(rgb, ab, torch.Generator().manual_seed(12345), np.random.default_rng(12345))
+        return {"loss": self.criterion(self.model(L, hints, hint_prior(L, hints)), target).item()}
 
 
 class Pix2PixTask(Task):
