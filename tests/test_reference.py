@@ -8,7 +8,7 @@ import torch
 
 from chromatize.color import rgb_to_l_ab
 from chromatize.inference.core import render_l
-from chromatize.inference.reference import reference_hints, reinhard_transfer
+from chromatize.inference.reference import reference_guide, reference_hints, reinhard_transfer
 
 data = pytest.importorskip("skimage.data")
 
@@ -46,6 +46,27 @@ def test_hints_from_a_partial_mirrored_reference_carry_the_true_colours(encoder)
     assert err.median() < 0.06  # normalised ab (x110: about 6.6 ab units)
     rows, cols = torch.nonzero(mask, as_tuple=True)
     assert rows.float().mean() < 0.55 * 256 and cols.float().mean() < 0.55 * 256  # where the reference shows
+
+
+def test_another_print_of_the_same_photo_is_aligned_and_gives_its_own_colours(encoder):
+    rgb = photo()
+    L, ab = rgb_to_l_ab(rgb)
+    L_small = render_l(L, (256, 256))
+    smaller = torch.nn.functional.interpolate(rgb, scale_factor=0.8, mode="bilinear", antialias=True, align_corners=False)
+    for reference, coverage in ((smaller, 0.9), (partial_mirrored(rgb), 0.3)):
+        guide = reference_guide(encoder, L_small, reference)
+        covered = guide.weight[0, 0] > 0.99
+        assert covered.float().mean() > coverage  # the whole photo, or the part the reference shows
+        err = (guide.ab[0] - ab[0]).norm(dim=0)[covered] * 110
+        assert err.median() < 3.0  # ab units: the reference's own colours, in the right places
+
+
+def test_a_reference_of_another_scene_is_not_aligned(encoder):
+    rgb = photo()
+    L, _ = rgb_to_l_ab(rgb)
+    other = torch.from_numpy(data.coffee()).permute(2, 0, 1)[None].float() / 255
+    guide = reference_guide(encoder, render_l(L, (256, 256)), other)
+    assert guide.weight.max() == 0
 
 
 def test_tiny_photos_and_references_give_no_hints(encoder):

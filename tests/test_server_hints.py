@@ -77,11 +77,12 @@ def test_reference_upload_is_decoded_and_damaged_ones_refused(client, monkeypatc
 
     seen = {}
 
-    def fake_reference_hints(encoder, L_small, ref, **kw):  # the matcher itself is tested in test_reference.py
+    def fake_reference_guide(encoder, L_small, ref, **kw):  # the matcher itself is tested in test_reference.py
         seen["shape"] = tuple(ref.shape)
-        return torch.zeros(1, 3, *L_small.shape[-2:])
+        h, w = L_small.shape[-2:]
+        return reference.ReferenceGuide(torch.zeros(1, 3, h, w), torch.zeros(1, 2, h, w), torch.zeros(1, 1, h, w))
 
-    monkeypatch.setattr(reference, "reference_hints", fake_reference_hints)
+    monkeypatch.setattr(reference, "reference_guide", fake_reference_guide)
     monkeypatch.setattr(type(client.app.state.store.get("hints")), "reference_encoder", lambda self: None)
     ref = encode(Image.new("RGB", (40, 30), (200, 30, 30)))
     assert post(client, reference=ref).status_code == 200 and seen["shape"] == (1, 3, 30, 40)

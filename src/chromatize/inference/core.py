@@ -103,7 +103,8 @@ def run_network(
     The inputs are mirrored by ``border`` pixels (and padded to ``multiple``) and the prediction is cropped
     back: networks make colour artefacts at image borders and corners, which then fall outside. ``flip``:
     the batch is run with its left-right mirror (hints mirrored too) in one call, and the two predictions
-    are averaged.
+    are averaged. ``extra`` may also hold colours laid over the prediction: ``reference_ab [B,2,h,w]`` with
+    ``reference_weight [B,1,h,w]`` in [0,1] (a reference photo aligned to this one).
     """
     h, w = L_small.shape[-2:]
     given = {"L": L_small, **(extra or {})}
@@ -115,6 +116,9 @@ def run_network(
         out = 0.5 * (out[: len(L_small)] + out[len(L_small) :].flip(-1))
     if target == "rgb":
         out = color.rgb_to_l_ab(out.clamp(0, 1))[1]
+    if extra and "reference_weight" in extra:  # a reference aligned to the photo: its own colours where it agrees
+        weight = extra["reference_weight"].to(out)
+        out = weight * extra["reference_ab"].to(out) + (1.0 - weight) * out
     return out
 
 

@@ -169,9 +169,11 @@ class Colorizer:
     ) -> dict[str, torch.Tensor] | None:
         """User hints (in the pixels of a photo of ``image_size`` (H, W)) and/or a colour reference photo for
         that photo, whose normalised L at the render size is ``L_small [1,1,h,w]`` (:meth:`render_tensor`) ->
-        the ``extra`` inputs of :meth:`predict_ab` (``{"hints": [1,3,h,w]}``), or None when there are neither.
-        Hints derived from the reference (:mod:`chromatize.inference.reference`) come first; the user's are
-        drawn over them. Raises :class:`chromatize.hints.HintError` for a hint outside the photo and
+        the ``extra`` inputs of :meth:`predict_ab` (``{"hints": [1,3,h,w]}``, and with a reference its colours
+        aligned to the photo, ``"reference_ab" [1,2,h,w]``, and where to lay them over the prediction,
+        ``"reference_weight" [1,1,h,w]``), or None when there are neither. Hints derived from the reference
+        (:mod:`chromatize.inference.reference`) come first; the user's are drawn over them and win over the
+        aligned colours where they reach. Raises :class:`chromatize.hints.HintError` for a hint outside the photo and
         ``ValueError`` when the network takes no hints."""
         if not hints and reference is None:
             return None
@@ -182,12 +184,16 @@ class Colorizer:
                              "(Colorizer.from_pretrained('hints'))")
         H, W = image_size
         tensor = hint_tensor(check_hints(hints, W, H), (H, W), tuple(L_small.shape[-2:]), self.device)
-        if reference is not None:
-            from chromatize.inference.reference import reference_hints
+        if reference is None:
+            return {"hints": tensor}
+        from chromatize.hint_prior import hint_prior
+        from chromatize.inference.reference import reference_guide
 
-            found = reference_hints(self.reference_encoder(), L_small.to(self.device), _reference_tensor(reference))
-            tensor = overlay_hints(found, tensor)
-        return {"hints": tensor}
+        guide = reference_guide(self.reference_encoder(), L_small.to(self.device), _reference_tensor(reference))
+        weight = guide.weight
+        if hints:  # the user's own hints win over the aligned reference where they reach
+            weight = weight * (1.0 - hint_prior(L_small.to(self.device), tensor)[:, 2:3])
+        return {"hints": overlay_hints(guide.hints, tensor), "reference_ab": guide.ab, "reference_weight": weight}
 
     def reference_encoder(self) -> nn.Module:
         """The ImageNet MobileNetV2 whose features match a photo to a reference: the network's own (frozen)
