@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from chromatize.color import AB_SCALE, rgb_to_l_ab
@@ -73,3 +74,35 @@ def test_the_hints_task_trains_with_recolouring_and_the_prior_built_outside_the_
         "task=hints", "model.name=unet_hints", "model.args={base: 4, levels: 3}", "progress=false", "samples=2",
         "max_steps=3", "hints.recolour=1.0", "hints.recolour_share=[0.01, 0.6]"], run_dir=tmp_path / "run")
     assert len(result.history) >= 1 and all(math.isfinite(r["train_loss"]) for r in result.history)
+
+
+def test_recoloured_pixels_weigh_more_in_the_loss():
+    import dataclasses
+
+    from chromatize.hint_prior import hint_prior
+    from chromatize.train.config import TrainConfig
+    from chromatize.train.tasks import create_task
+
+    cfg = TrainConfig(task="hints", model=dataclasses.replace(TrainConfig().model, name="unet_hints",
+                                                              args={"base": 4, "levels": 3}),
+                      loss=dataclasses.replace(TrainConfig().loss, name="l1"),
+                      hints=HintSimConfig(recolour=1.0, recolour_weight=3.0))
+    task = create_task(cfg, torch.device("cpu"))
+    rgb = two_colours()
+    L, ab = rgb_to_l_ab(rgb)
+    target = ab.clone()
+    target[..., 16:48, 16:48] += 0.3  # the square recoloured
+    hints = torch.zeros(1, 3, 64, 64)
+    task.hints_for = lambda *args: (target, hints)
+    seen = {}
+
+    class Record:
+        def step(self, name, loss):
+            seen["loss"] = float(loss.detach())
+
+    task.run_step(rgb, Record())
+    with torch.no_grad():
+        residual = (task.model(L, hints, hint_prior(L, hints)) - target).abs()
+    weights = torch.ones_like(residual)
+    weights[..., 16:48, 16:48] = 3.0
+    assert seen["loss"] == pytest.approx(float((weights * residual).mean()), rel=1e-4)

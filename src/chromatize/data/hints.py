@@ -32,13 +32,17 @@ class HintSimConfig:
     recolour_hints: tuple[int, int] = (1, 2)
     #: A recoloured photo gets no other hints with this probability (so a lone click must stay in its region).
     recolour_alone: float = 0.5
+    #: The pixel loss's residual is multiplied by this on recoloured pixels (L1: their weight; the rest weigh 1).
+    recolour_weight: float = 1.0
 
     def __post_init__(self) -> None:
         self.sizes = tuple(int(s) for s in self.sizes)
         self.recolour_share = tuple(float(v) for v in self.recolour_share)
         self.recolour_hints = tuple(int(v) for v in self.recolour_hints)
-        if not 0.0 <= self.recolour <= 1.0 or not 0.0 <= self.recolour_alone <= 1.0 or self.recolour_regions < 1:
-            raise ValueError("hints.recolour and hints.recolour_alone must be in [0, 1], hints.recolour_regions >= 1")
+        if not 0.0 <= self.recolour <= 1.0 or not 0.0 <= self.recolour_alone <= 1.0 or self.recolour_regions < 1 \
+                or not self.recolour_weight > 0:
+            raise ValueError("hints.recolour and hints.recolour_alone must be in [0, 1], hints.recolour_regions >= 1, "
+                             "hints.recolour_weight > 0")
         if len(self.recolour_share) != 2 or not 0.0 <= self.recolour_share[0] <= self.recolour_share[1] <= 1.0:
             raise ValueError("hints.recolour_share must be [min, max] shares of the photo")
         if len(self.recolour_hints) != 2 or not 1 <= self.recolour_hints[0] <= self.recolour_hints[1]:

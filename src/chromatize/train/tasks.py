@@ -169,7 +169,12 @@ class HintTask(RegressionTask):
     def train_step(self, rgb, stepper):
         L, ab = self.split(rgb)
         target, hints = self.hints_for(rgb, ab, self.generator, self.rng)
-        return self.step_on(self.net()(L, hints, hint_prior(L, hints)).float(), L, target, rgb, stepper)
+        output = self.net()(L, hints, hint_prior(L, hints)).float()
+        weight = self.cfg.hints.recolour_weight
+        if weight != 1.0:  # recoloured pixels weigh more: the residual there is scaled
+            scale = torch.where((target - ab).abs().sum(1, keepdim=True) > 1e-6, weight, 1.0)
+            output = target + (output - target) * scale
+        return self.step_on(output, L, target, rgb, stepper)
 
     def hints_for(self, rgb, ab, generator, rng):
         """(target ab, hints) for a batch: recoloured regions with their hints (``hints.recolour`` > 0,
