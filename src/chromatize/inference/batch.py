@@ -75,7 +75,8 @@ def plan_outputs(
     file name with an image suffix and one input: that file. Otherwise ``output`` is a folder that
     mirrors the input tree. ``<ext>`` is ``format``, else the input's when writable, else ``png``.
     A file that is the planned output of another input, or ``<name>_color.*`` / ``<name>_compare.*``
-    beside an input ``<name>.*`` (an earlier result), is not an input.
+    beside an input ``<name>.*`` (an earlier result), is not an input. Two inputs planned onto one output
+    raise ValueError naming both (no result may replace another).
     """
     out = Path(output) if output is not None else None
     single_file_out = out is not None and out.suffix.lower() in SAVE_FORMATS and not out.is_dir()
@@ -98,7 +99,28 @@ def plan_outputs(
     if single_file_out and len(pairs) > 1:
         raise ValueError(f"{out} is a file name but there are {len(pairs)} inputs; give a folder")
     outputs_of_others = {os.path.abspath(d) for s, d in pairs if os.path.abspath(s) != os.path.abspath(d)}
-    return [(s, d) for s, d in pairs if os.path.abspath(s) not in outputs_of_others]
+    pairs = [(s, d) for s, d in pairs if os.path.abspath(s) not in outputs_of_others]
+    _refuse_shared_outputs(pairs)
+    return pairs
+
+
+def _refuse_shared_outputs(pairs: list[tuple[Path, Path]]) -> None:
+    """Raise ValueError, in one line naming both inputs, when two inputs would be written to one output
+    (``scan.jpg`` and ``scan.tif`` with ``--format png``, ``a/x.jpg`` and ``b/x.jpg`` into one folder): one
+    result would replace the other. Checked on the whole plan, before any work and before sharding."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for src, dst in pairs:
+        key = os.path.normcase(os.path.abspath(dst))
+        if key in seen:
+            clashes.append((seen[key], src, dst))
+        else:
+            seen[key] = src
+    if clashes:
+        first, second, dst = clashes[0]
+        more = f" (and {len(clashes) - 1} more such clashes)" if len(clashes) > 1 else ""
+        raise ValueError(f"{first} and {second} would both be written to {dst}{more}: rename one of them or "
+                         "colorize them in separate runs")
 
 
 def colorize_files(
