@@ -202,8 +202,7 @@ def save_image(
     fmt = _format_name(format or path.suffix, path)
     if not 0 <= quality <= 100:
         raise ValueError(f"quality must be 0-100 (Pillow's JPEG/WebP range), got {quality}")
-    if any(_same_file(path, p) for p in protect):
-        raise ValueError(f"refusing to write {path}: it is an input")
+    refuse_inputs(path, protect)
     if fmt in _NO_ALPHA_FORMATS and "A" in image.getbands():
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
@@ -212,6 +211,12 @@ def save_image(
     with atomic_path(path, overwrite=overwrite) as tmp:
         image.save(tmp, format=fmt, **options)
     return path
+
+
+def refuse_inputs(path: Path, protect: Iterable[str | os.PathLike]) -> None:
+    """Raise ValueError if ``path`` is (or links to) one of the ``protect`` paths (the inputs)."""
+    if any(_same_file(path, p) for p in protect):
+        raise ValueError(f"refusing to write {path}: it is an input")
 
 
 def _format_name(name: str, path: Path) -> str:

@@ -12,6 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from chromatize.io import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
@@ -22,6 +24,7 @@ from chromatize.io import (
     save_image,
     side_by_side,
 )
+from chromatize.io16 import DEEP_SUFFIXES, save_rgb16
 
 #: Added to the file name when the result is written beside its input.
 SUFFIX = "_color"
@@ -148,7 +151,8 @@ def colorize_files(
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
-    ``overlap``: decode the next photos and encode finished ones in background threads while the network
+    A photo of more than 8 bits (16-bit or float PNG/TIFF) written as PNG or TIFF is written at 16 bits
+    (``compare`` images are 8-bit). ``overlap``: decode the next photos and encode finished ones in background threads while the network
     runs, ``workers`` photos colorized at once (at most ``workers`` + :data:`READ_AHEAD` +
     :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
     on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
@@ -194,15 +198,20 @@ def colorize_files(
         return load_image(pairs[i][0], max_pixels=max_pixels)
 
     def write(i: int, loaded, colour) -> None:
+        if colour.dtype == np.uint16:
+            save_rgb16(colour, pairs[i][1], alpha=loaded.alpha, overwrite=overwrite, protect=all_inputs)
+            return
         image = from_rgb_array(colour, loaded.alpha)
         if compare:
             image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
         save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
 
-    def colorize(pending: Future):
+    def colorize(i: int, pending: Future):
         loaded = pending.result()
+        # more than 8 bits in (uint16, float32) and a format that holds them: 16 bits out
+        deep = loaded.rgb.dtype != np.uint8 and not compare and pairs[i][1].suffix.lower() in DEEP_SUFFIXES
         return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation,
-                                                hints=hints, reference=reference)
+                                                hints=hints, reference=reference, bits=16 if deep else 8)
 
     def finish(i: int, pending: Future) -> None:
         write(i, *pending.result())
@@ -221,7 +230,7 @@ def colorize_files(
     with _Stages(overlap, workers) as stages:
         for i in todo:
             # Each stage waits for the one before through its future: reads run ahead, writes behind.
-            computed = stages.compute(colorize, stages.read(read, i))
+            computed = stages.compute(colorize, i, stages.read(read, i))
             in_flight.append((i, stages.write(finish, i, computed)))
             while len(in_flight) > workers + READ_AHEAD + WRITE_BEHIND:
                 settle(*in_flight.popleft())

@@ -144,12 +144,15 @@ class Colorizer:
         return core.render_l(L.to(self.device), size, None if levels is None else levels.to(self.device))
 
     @torch.inference_mode()
-    def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
+    def compose_tensor(
+        self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0, bits: int = 8
+    ) -> torch.Tensor:
         """Normalised L ``[B,1,H,W]`` and ab ``[B,2,h,w]`` (from :meth:`predict_chroma_tensor`) -> sRGB
-        ``uint8 [B,3,H,W]`` on the device: ab times ``saturation * chroma_gain``, upsampled, on L."""
+        ``uint8 [B,3,H,W]`` (``bits=16``: ``uint16``) on the device: ab times ``saturation * chroma_gain``,
+        upsampled, on L."""
         if not saturation >= 0:
             raise ValueError(f"saturation must be >= 0, got {saturation}")
-        return core.compose(L.to(self.device), ab_small, saturation * self.chroma_gain)
+        return core.compose(L.to(self.device), ab_small, saturation * self.chroma_gain, bits)
 
     def colorize_tensor(
         self, L: torch.Tensor, *, render_size: int | None = None, saturation: float = 1.0,
@@ -225,9 +228,10 @@ class Colorizer:
 
     def colorize_array(
         self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0,
-        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
+        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None, bits: int = 8,
     ) -> np.ndarray:
-        """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size.
+        """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size (``bits=16``:
+        ``uint16``, for a photo of more than 8 bits that is written at full precision).
 
         ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
         keep their precision in L. ``saturation`` scales the chroma relative to the model's calibrated
@@ -238,7 +242,7 @@ class Colorizer:
         L = self.l_from_array(rgb)
         L_small = self.render_tensor(L, render_size=render_size, levels=_gray_levels(rgb))
         ab = self.predict_ab(L_small, self.hint_input(L_small, L.shape[-2:], hints=hints, reference=reference))
-        return _to_image_array(self.compose_tensor(L, ab, saturation=saturation))
+        return _to_image_array(self.compose_tensor(L, ab, saturation=saturation, bits=bits))
 
     def colorize_batch(
         self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0
@@ -297,7 +301,7 @@ def _gray_levels(rgb: np.ndarray) -> torch.Tensor | None:
 
 
 def _to_image_array(rgb: torch.Tensor) -> np.ndarray:
-    """sRGB ``uint8 [1,3,H,W]`` from the core (channels-last) -> NumPy ``[H,W,3]`` (no copy on the CPU)."""
+    """sRGB ``uint8``/``uint16 [1,3,H,W]`` from the core (channels-last) -> NumPy ``[H,W,3]`` (no copy on the CPU)."""
     return rgb[0].permute(1, 2, 0).contiguous().cpu().numpy()
 
 
