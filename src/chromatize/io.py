@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chromatize.fsutil import atomic_path
+from chromatize.metadata import ImageMeta, pillow_options, read_meta
 
 #: Largest image (width x height) read by default: Pillow's own hard limit, about 179 MP (a 16000 x
 #: 11000 scan). A larger ``max_pixels`` also needs ``PIL.Image.MAX_IMAGE_PIXELS`` raised (the CLI does).
@@ -66,6 +67,7 @@ class LoadedImage:
     rgb: np.ndarray  # [H,W,3] uint8 / uint16 / float32 in [0,1]
     alpha: np.ndarray | None  # [H,W] uint8
     path: Path
+    meta: ImageMeta | None = None  # EXIF (orientation 1), DPI, ICC profile, to write with the result
 
     @property
     def size(self) -> tuple[int, int]:
@@ -100,6 +102,7 @@ def load_image(
             arrays = _read_high_depth_colour(src, image)
             if arrays is None:
                 arrays = image_to_arrays(ImageOps.exif_transpose(image))
+            meta = read_meta(image)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as e:  # Pillow's guard fired first (its limit is below ours)
@@ -120,7 +123,7 @@ def load_image(
     rgb, alpha = arrays
     if rgb.size == 0:
         raise ImageReadError(path, f"the image has no pixels ({rgb.shape[1]}x{rgb.shape[0]})")
-    return LoadedImage(rgb, alpha, path)
+    return LoadedImage(rgb, alpha, path, meta)
 
 
 def bomb_pixels(error: Exception) -> int | None:
@@ -191,12 +194,14 @@ def save_image(
     quality: int = 95,
     overwrite: bool = True,
     protect: Iterable[str | os.PathLike] = (),
+    meta: ImageMeta | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically (a failed write leaves no file, partial or old-replaced).
 
     ``format`` is a Pillow format name or suffix (``"jpg"``, ``"PNG"``...); by default the suffix decides.
     JPEG has no alpha, so transparent areas are flattened on white; PNG, TIFF and WebP keep alpha.
     ``protect`` lists paths (the inputs) that must never be written: naming one raises ValueError.
+    ``meta`` (from :func:`load_image`): EXIF, DPI and ICC profile, kept where the format holds them.
     """
     path = Path(path)
     fmt = _format_name(format or path.suffix, path)
@@ -208,6 +213,7 @@ def save_image(
         flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = flat
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    options.update(pillow_options(meta, fmt))
     with atomic_path(path, overwrite=overwrite) as tmp:
         image.save(tmp, format=fmt, **options)
     return path

@@ -14,6 +14,7 @@ import numpy as np
 
 from chromatize.fsutil import atomic_path
 from chromatize.io import refuse_inputs
+from chromatize.metadata import ImageMeta, png_chunks, tiff_options
 
 #: Output suffixes that hold 16 bits per channel.
 DEEP_SUFFIXES = (".png", ".tif", ".tiff")
@@ -21,10 +22,11 @@ DEEP_SUFFIXES = (".png", ".tif", ".tiff")
 
 def save_rgb16(
     rgb: np.ndarray, path: str | os.PathLike, *, alpha: np.ndarray | None = None, overwrite: bool = True,
-    protect: Iterable[str | os.PathLike] = (),
+    protect: Iterable[str | os.PathLike] = (), meta: ImageMeta | None = None,
 ) -> Path:
     """Write sRGB ``uint16 [H,W,3]`` (0-65535; + optional alpha ``uint8 [H,W]``, stored as 16 bits) to a
-    ``.png`` / ``.tif`` / ``.tiff`` ``path`` atomically. ``protect``: paths (the inputs) never written."""
+    ``.png`` / ``.tif`` / ``.tiff`` ``path`` atomically. ``protect``: paths (the inputs) never written;
+    ``meta``: EXIF, DPI and ICC profile to keep (:mod:`chromatize.metadata` says what each format holds)."""
     path = Path(path)
     if rgb.dtype != np.uint16 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint16 [H,W,3] array, got {rgb.dtype} {rgb.shape}")
@@ -35,23 +37,28 @@ def save_rgb16(
     data = np.ascontiguousarray(data)
     with atomic_path(path, overwrite=overwrite) as tmp:
         if path.suffix.lower() == ".png":
-            _write_png(tmp, data)
+            _write_png(tmp, data, meta)
         else:
-            _write_tiff(tmp, data)
+            _write_tiff(tmp, data, meta)
     return path
 
 
-def _write_png(tmp: Path, data: np.ndarray) -> None:
+def _write_png(tmp: Path, data: np.ndarray, meta: ImageMeta | None) -> None:
+    import io
+
     import png
 
     H, W, planes = data.shape
-    writer = png.Writer(W, H, greyscale=False, alpha=planes == 4, bitdepth=16)
+    buffer = io.BytesIO()
+    png.Writer(W, H, greyscale=False, alpha=planes == 4, bitdepth=16).write_array(buffer, data.reshape(-1))
+    chunks = list(png.Reader(bytes=buffer.getvalue()).chunks())
+    chunks[1:1] = png_chunks(meta)  # after IHDR, before the image data
     with open(tmp, "wb") as f:
-        writer.write_array(f, data.reshape(-1))
+        png.write_chunks(f, chunks)
 
 
-def _write_tiff(tmp: Path, data: np.ndarray) -> None:
+def _write_tiff(tmp: Path, data: np.ndarray, meta: ImageMeta | None) -> None:
     import tifffile
 
     extra = {"extrasamples": ("unassalpha",)} if data.shape[2] == 4 else {}
-    tifffile.imwrite(tmp, data, photometric="rgb", **extra)
+    tifffile.imwrite(tmp, data, photometric="rgb", metadata=None, **extra, **tiff_options(meta))

@@ -199,12 +199,13 @@ def colorize_files(
 
     def write(i: int, loaded, colour) -> None:
         if colour.dtype == np.uint16:
-            save_rgb16(colour, pairs[i][1], alpha=loaded.alpha, overwrite=overwrite, protect=all_inputs)
+            save_rgb16(colour, pairs[i][1], alpha=loaded.alpha, overwrite=overwrite, protect=all_inputs,
+                       meta=loaded.meta)
             return
         image = from_rgb_array(colour, loaded.alpha)
         if compare:
             image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
-        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
+        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs, meta=loaded.meta)
 
     def colorize(i: int, pending: Future):
         loaded = pending.result()
