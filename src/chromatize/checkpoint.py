@@ -109,16 +109,31 @@ def shipped_weights() -> dict[str, Path]:
     return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
 
 
+#: Suffixes of the files a model can be loaded from.
+WEIGHTS_SUFFIXES = (".pt", ".safetensors", ".onnx")
+
+
 def resolve_weights(name_or_path: str | os.PathLike) -> Path:
-    """A shipped weight name (``"default"``) or a checkpoint path -> the file."""
-    path = Path(name_or_path)
-    if path.suffix in (".pt", ".safetensors", ".onnx") or path.exists():
-        return path
+    """A shipped weight name (``"default"``) or a checkpoint path -> the file.
+
+    One rule: text that is clearly a path (it has a folder separator or a weights suffix, ``.pt``,
+    ``.safetensors``, ``.onnx``) is a path; otherwise a shipped name means the shipped model, whatever
+    files or folders of that name the working folder holds; otherwise an existing file of that name.
+    A folder is never a weights file: it raises FileNotFoundError, as does a name that is neither.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    clearly_a_path = any(sep and sep in text for sep in ("/", os.sep, os.altsep)) or path.suffix in WEIGHTS_SUFFIXES
     shipped = shipped_weights()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
+    if not clearly_a_path and text in shipped:
+        return shipped[text]
+    if path.is_dir():
+        raise FileNotFoundError(f"{text} is a folder, not a weights file (give the checkpoint inside it, e.g. "
+                                f"{path / 'best.pt'})")
+    if clearly_a_path or path.exists():
+        return path
     raise FileNotFoundError(
-        f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+        f"no shipped model {text!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
         " (give a checkpoint path, e.g. one written by chromatize train)"
     )
 
