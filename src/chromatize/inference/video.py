@@ -234,6 +234,7 @@ def colorize_video(
             raise VideoError(f"{in_path}: unsupported video codec")
         vin.thread_type = "AUTO"
         audio_in = list(inp.streams.audio)
+        rate = vin.average_rate or vin.guessed_rate  # read while open: PyAV 19 refuses once the container is closed
         filt = make_filter(temporal)
         with atomic_path(out_path, overwrite=overwrite) as tmp:
             writer = _Writer(av, tmp, out_path, vin, audio_in, encoder.name, crf, preset)
@@ -258,7 +259,7 @@ def colorize_video(
                 raise VideoError(f"{in_path}: the video stream has no frames")
     return VideoResult(
         path=out_path, frames=writer.frames, width=writer.width, height=writer.height,
-        rate=vin.average_rate or vin.guessed_rate, audio_streams=len(audio_in),
+        rate=rate, audio_streams=len(audio_in),
         seconds=time.perf_counter() - start, cuts=list(filt.cuts),
     )
 
