@@ -82,3 +82,15 @@ def test_no_stream_is_read_after_the_input_is_closed(tmp_path, colorizer, strict
     clip = write_clip(tmp_path / "in.mp4", frames, audio=audio)
     result = colorize_video(clip, tmp_path / "out.mp4", colorizer)
     assert result.frames == 3 and result.rate == 25 and (tmp_path / "out.mp4").is_file()
+
+
+@pytest.mark.parametrize("name", ["photo.jpg", "photo.png", "photo.tif", "renamed.mp4"])
+def test_a_still_image_is_refused_in_one_line_pointing_to_colorize(tmp_path, model_path, capsys, name):  # noqa: F811
+    photo = tmp_path / name
+    Image.new("L", (24, 16), 90).save(photo, format="JPEG" if name.endswith(".mp4") else None)
+    assert main(["video", "-q", "--model", model_path, str(photo), "-o", str(tmp_path / "x.mp4")]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "still image" in err and f"chromatize colorize {photo}" in err
+    assert not (tmp_path / "x.mp4").exists()
+    with pytest.raises(VideoError, match="still image"):
+        colorize_video(photo, tmp_path / "x.mp4", model_path)

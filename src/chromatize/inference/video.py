@@ -220,15 +220,17 @@ def colorize_video(
         raise VideoError(f"unknown video encoder {codec!r} (see `ffmpeg -encoders`; e.g. libx264, libvpx-vp9)") from None
     if encoder.type != "video":
         raise VideoError(f"{codec!r} is not a video encoder")
-    colorizer = _load_colorizer(model, device, backend)
     start = time.perf_counter()
     try:
         inp = av.open(str(in_path))
     except av.FFmpegError as e:
         raise VideoError(f"{in_path}: not a video, or damaged or truncated ({_reason(e)})") from None
     with inp:
+        if _is_still(inp.format.name):
+            raise VideoError(f"{in_path} is a still image, not a video: use `chromatize colorize {in_path}`")
         if not inp.streams.video:
             raise VideoError(f"{in_path}: no video stream")
+        colorizer = _load_colorizer(model, device, backend)
         vin = inp.streams.video[0]
         if vin.codec_context is None:
             raise VideoError(f"{in_path}: unsupported video codec")
@@ -262,6 +264,12 @@ def colorize_video(
         rate=rate, audio_streams=len(audio_in),
         seconds=time.perf_counter() - start, cuts=list(filt.cuts),
     )
+
+
+def _is_still(demuxer: str) -> bool:
+    """Whether FFmpeg read the file with a still-image demuxer (``image2``, ``jpeg_pipe``, ``png_pipe``...),
+    whatever the file's suffix; animated GIF (``gif``) and the video containers are not."""
+    return demuxer == "image2" or demuxer.endswith("_pipe")
 
 
 def _reason(e: Exception) -> str:
