@@ -38,6 +38,19 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _HEADER_ONLY = ("model_state", "training_state", "extra_models")
 
 
+#: Render sizes accepted everywhere (the network's activations grow with the square of the size).
+MIN_RENDER_SIZE, MAX_RENDER_SIZE = 8, 2048
+
+
+def check_render_size(size: int) -> int:
+    """``size`` if it is a render size (a whole number from 8 to 2048), else ValueError. The one rule for
+    ``render_size`` / ``--render-size`` everywhere: leaving it out (None) means the weights' own; 0 is no size."""
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_RENDER_SIZE <= size <= MAX_RENDER_SIZE:
+        raise ValueError(f"render_size must be a whole number, at least {MIN_RENDER_SIZE} and at most "
+                         f"{MAX_RENDER_SIZE} (leave it out for the model's own), got {size!r}")
+    return size
+
+
 @dataclass(frozen=True)
 class Readout:
     """How a network wants to be run: stored in its weights file (``readout``) and its ``arch``.
@@ -57,8 +70,7 @@ class Readout:
     flip: bool = False
 
     def __post_init__(self):
-        if self.render_size < 8:
-            raise ValueError(f"render_size must be at least 8, got {self.render_size}")
+        check_render_size(self.render_size)
         if self.border < 0:
             raise ValueError(f"border must be >= 0, got {self.border}")
         if not self.chroma_gain >= 0:

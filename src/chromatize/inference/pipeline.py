@@ -22,7 +22,9 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model, model_readout, readout_from_header, resolve_weights, weights_header
+from chromatize.checkpoint import (
+    check_render_size, load_model, model_readout, readout_from_header, resolve_weights, weights_header,
+)
 from chromatize.devices import resolve_device
 from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
@@ -31,9 +33,6 @@ from chromatize.registry import model_info, unwrap_model
 if TYPE_CHECKING:
     from chromatize.hints import Hint
     from chromatize.inference.onnx import OnnxNetwork
-
-#: Largest render size accepted (the network's activations grow with its square).
-MAX_RENDER_SIZE = 2048
 
 
 class Colorizer:
@@ -110,10 +109,9 @@ class Colorizer:
     # ------------------------------------------------------------------ the tensor core
 
     def render_shape(self, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
-        """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size``."""
-        size = int(render_size or self.render_size)
-        if size > MAX_RENDER_SIZE:
-            raise ValueError(f"render_size must be at most {MAX_RENDER_SIZE}, got {size}")
+        """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size`` (None: the
+        colorizer's own; see :func:`chromatize.checkpoint.check_render_size`)."""
+        size = check_render_size(self.render_size if render_size is None else render_size)
         return core.render_shape(height, width, size)
 
     @torch.inference_mode()
