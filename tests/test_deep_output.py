@@ -62,7 +62,7 @@ def test_save_rgb16_round_trips_colour_and_alpha(tmp_path, rng, suffix):
     alpha = rng.integers(0, 256, (5, 7), dtype=np.uint8)
     loaded = load_image(save_rgb16(rgb, tmp_path / f"c{suffix}", alpha=alpha))
     assert np.array_equal(loaded.rgb, rgb) and np.array_equal(loaded.alpha, alpha)
-    with pytest.raises(ValueError, match="it is an input"):
+    with pytest.raises(ValueError, match="would overwrite an input"):
         save_rgb16(rgb, tmp_path / f"c{suffix}", protect=[tmp_path / f"c{suffix}"])
     with pytest.raises(ValueError, match="16 bits"):
         save_rgb16(rgb, tmp_path / "c.jpg")

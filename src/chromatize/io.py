@@ -193,14 +193,14 @@ def save_image(
     format: str | None = None,
     quality: int = 95,
     overwrite: bool = True,
-    protect: Iterable[str | os.PathLike] = (),
+    protect: "Inputs | Iterable[str | os.PathLike]" = (),
     meta: ImageMeta | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically (a failed write leaves no file, partial or old-replaced).
 
     ``format`` is a Pillow format name or suffix (``"jpg"``, ``"PNG"``...); by default the suffix decides.
     JPEG has no alpha, so transparent areas are flattened on white; PNG, TIFF and WebP keep alpha.
-    ``protect`` lists paths (the inputs) that must never be written: naming one raises ValueError.
+    ``protect`` lists paths (the inputs, or :class:`Inputs`) never written: naming one raises ValueError.
     ``meta`` (from :func:`load_image`): EXIF, DPI and ICC profile, kept where the format holds them.
     """
     path = Path(path)
@@ -219,10 +219,36 @@ def save_image(
     return path
 
 
-def refuse_inputs(path: Path, protect: Iterable[str | os.PathLike]) -> None:
+class Inputs:
+    """The input files of a run, gathered once: :meth:`refuse` stops any write onto one of them, or onto a
+    link to one, in the one wording every command uses."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self._paths, self._ids = set(), set()
+        for p in paths:
+            self._paths.add(os.path.abspath(p))
+            try:
+                st = os.stat(p)
+                self._ids.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+
+    def refuse(self, path: str | os.PathLike) -> None:
+        """Raise ValueError if writing ``path`` would overwrite an input."""
+        same = os.path.abspath(path) in self._paths
+        if not same and self._ids:
+            try:
+                st = os.stat(path)
+                same = (st.st_dev, st.st_ino) in self._ids
+            except OSError:
+                pass
+        if same:
+            raise ValueError(f"{path} would overwrite an input (inputs are never written)")
+
+
+def refuse_inputs(path: str | os.PathLike, protect: "Inputs | Iterable[str | os.PathLike]") -> None:
     """Raise ValueError if ``path`` is (or links to) one of the ``protect`` paths (the inputs)."""
-    if any(_same_file(path, p) for p in protect):
-        raise ValueError(f"refusing to write {path}: it is an input")
+    (protect if isinstance(protect, Inputs) else Inputs(protect)).refuse(path)
 
 
 def _format_name(name: str, path: Path) -> str:
@@ -232,10 +258,6 @@ def _format_name(name: str, path: Path) -> str:
     if name.upper() in SAVE_FORMATS.values():
         return name.upper()
     raise ValueError(f"cannot tell the image format to write {path} (use one of {', '.join(SAVE_FORMATS)})")
-
-
-def _same_file(a: Path, b: str | os.PathLike) -> bool:
-    return os.path.abspath(a) == os.path.abspath(b) or (a.exists() and Path(b).exists() and os.path.samefile(a, b))
 
 
 def _gray3(gray: np.ndarray) -> np.ndarray:

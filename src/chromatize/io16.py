@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from chromatize.fsutil import atomic_path
-from chromatize.io import refuse_inputs
+from chromatize.io import Inputs, refuse_inputs
 from chromatize.metadata import ImageMeta, png_chunks, tiff_options
 
 #: Output suffixes that hold 16 bits per channel.
@@ -22,7 +22,7 @@ DEEP_SUFFIXES = (".png", ".tif", ".tiff")
 
 def save_rgb16(
     rgb: np.ndarray, path: str | os.PathLike, *, alpha: np.ndarray | None = None, overwrite: bool = True,
-    protect: Iterable[str | os.PathLike] = (), meta: ImageMeta | None = None,
+    protect: Inputs | Iterable[str | os.PathLike] = (), meta: ImageMeta | None = None,
 ) -> Path:
     """Write sRGB ``uint16 [H,W,3]`` (0-65535; + optional alpha ``uint8 [H,W]``, stored as 16 bits) to a
     ``.png`` / ``.tif`` / ``.tiff`` ``path`` atomically. ``protect``: paths (the inputs) never written;

@@ -21,6 +21,7 @@ from chromatize.io import (
     ImageReadError,
     from_rgb_array,
     load_image,
+    Inputs,
     save_image,
     side_by_side,
 )
@@ -171,7 +172,7 @@ def colorize_files(
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    all_inputs = [src for src, _ in pairs]
+    all_inputs = Inputs(src for src, _ in pairs)
     if shard is not None:
         from chromatize.inference.shard import shard_pairs
 
@@ -187,9 +188,12 @@ def colorize_files(
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
-        if any(os.path.abspath(dst) == os.path.abspath(s) for s in all_inputs):
-            outcome[i] = ("failed", f"output {dst} would overwrite an input")
-        elif dst.exists() and not overwrite:
+        try:
+            all_inputs.refuse(dst)
+        except ValueError as e:
+            outcome[i] = ("failed", str(e))
+            continue
+        if dst.exists() and not overwrite:
             outcome[i] = ("skipped", None)
         else:
             todo.append(i)
@@ -254,7 +258,8 @@ _FILE_ERRORS = (ImageReadError, OSError, ValueError)
 
 
 def _reason(e: Exception) -> str:
-    return e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"
+    """What went wrong with one file, in words (no exception class names)."""
+    return e.reason if isinstance(e, ImageReadError) else str(e) or "unknown error"
 
 
 class _Stages:

@@ -29,6 +29,7 @@ from chromatize.fsutil import atomic_path
 from chromatize.inference import core
 from chromatize.inference.pipeline import Colorizer
 from chromatize.inference.temporal import MODES, make_filter
+from chromatize.io import refuse_inputs
 
 #: Frames colorized together.
 DEFAULT_BATCH = 4
@@ -209,8 +210,7 @@ def colorize_video(
         raise ValueError(f"temporal mode must be one of {sorted(MODES)}, got {temporal!r}")
     if not in_path.is_file():
         raise FileNotFoundError(f"no such file: {in_path}")
-    if out_path.exists() and in_path.resolve() == out_path.resolve():
-        raise VideoError(f"{out_path}: output is the input (inputs are never overwritten)")
+    refuse_inputs(out_path, [in_path])
     if not overwrite and out_path.exists():
         raise FileExistsError(f"{out_path} exists (--overwrite replaces it)")
     codec = codec or _CODEC_BY_SUFFIX.get(out_path.suffix.lower(), "libx264")
