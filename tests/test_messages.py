@@ -33,3 +33,10 @@ def test_writing_onto_an_input_or_a_link_to_it_reads_the_same(tmp_path, model, c
         assert f"{name} would overwrite an input (inputs are never written)" in err
         assert "Error" not in err
     assert photo.read_bytes() == before and (tmp_path / "link.png").is_symlink()
+
+
+def test_a_model_without_hints_is_named_as_the_user_typed_it(tmp_path, model, capsys):
+    photo = gray(tmp_path / "p.png")
+    assert main(["colorize", "-q", str(photo), "--model", model, "--hint", "1,1,red"]) == 2
+    err = capsys.readouterr().err
+    assert f"model {model!r} takes no colour hints" in err and "baseline" not in err

@@ -179,12 +179,12 @@ def colorize_files(
         pairs = shard_pairs(pairs, *shard)
         if not pairs:  # more shards than files: nothing to do here
             return BatchResult()
-    colorizer = (model if isinstance(model, Colorizer)
-                 else Colorizer.from_pretrained(model or default_model_name(bool(hints) or reference is not None),
-                                                device=device, backend=backend))
+    name = None if isinstance(model, Colorizer) else str(model or default_model_name(bool(hints) or reference is not None))
+    colorizer = model if name is None else Colorizer.from_pretrained(name, device=device, backend=backend)
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    if (hints or reference is not None) and not colorizer.takes_hints:
-        raise ValueError(f"model {colorizer.info.name!r} takes no colour hints or reference; use the shipped 'hints' model")
+    if (hints or reference is not None) and not colorizer.takes_hints:  # named as the caller named it
+        raise ValueError(f"model {name or colorizer.info.name!r} takes no colour hints or reference; "
+                         "use the shipped 'hints' model")
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
