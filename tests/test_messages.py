@@ -40,3 +40,24 @@ def test_a_model_without_hints_is_named_as_the_user_typed_it(tmp_path, model, ca
     assert main(["colorize", "-q", str(photo), "--model", model, "--hint", "1,1,red"]) == 2
     err = capsys.readouterr().err
     assert f"model {model!r} takes no colour hints" in err and "baseline" not in err
+
+
+def test_both_413_messages_state_pixels_the_same_way():
+    import io
+    import re
+
+    from chromatize.server.uploads import UploadRejected, decode_upload
+    from hostile import png_bomb
+
+    buffer = io.BytesIO()
+    Image.new("L", (40, 30)).save(buffer, "PNG")
+    details = []
+    for data in (buffer.getvalue(), png_bomb(100_000, 100_000)):  # ours, then Pillow's guard first
+        with pytest.raises(UploadRejected) as e:
+            decode_upload(data, max_pixels=1000)
+        assert e.value.status == 413
+        details.append(e.value.message)
+    pattern = (r"image is too large: [\d,]+ pixels( \(\d+x\d+\))?, read from its header, over this server's limit "
+               r"of 1,000 pixels \(0\.001 megapixels; set with chromatize serve --max-megapixels\)")
+    assert all(re.fullmatch(pattern, d) for d in details), details
+    assert "1,200 pixels (40x30)" in details[0] and "10,000,000,000 pixels," in details[1]
