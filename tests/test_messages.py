@@ -61,3 +61,24 @@ def test_both_413_messages_state_pixels_the_same_way():
                r"of 1,000 pixels \(0\.001 megapixels; set with chromatize serve --max-megapixels\)")
     assert all(re.fullmatch(pattern, d) for d in details), details
     assert "1,200 pixels (40x30)" in details[0] and "10,000,000,000 pixels," in details[1]
+
+
+@pytest.mark.parametrize("value", ["nan", "-1", "50", "inf"])
+def test_saturation_out_of_range_or_nan_says_it_must_be_a_number_between_0_and_3(tmp_path, model, value, capsys):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    import io
+
+    from fastapi.testclient import TestClient
+
+    from chromatize.server import create_app
+
+    buffer = io.BytesIO()
+    Image.new("L", (16, 16)).save(buffer, "PNG")
+    with TestClient(create_app({"tiny": model})) as client:
+        r = client.post("/api/colorize", files={"image": ("p.png", buffer.getvalue(), "image/png")},
+                        data={"saturation": value})
+    assert r.status_code == 422 and r.json()["detail"] == f"saturation must be a number between 0 and 3, got {float(value)}"
+    if value in ("nan", "-1"):  # the command line: no upper bound, same words
+        assert main(["colorize", "-q", str(gray(tmp_path / "p.png")), "--model", model, "--saturation", value]) == 2
+        assert f"saturation must be a number, 0 or more, got {float(value)}" in capsys.readouterr().err

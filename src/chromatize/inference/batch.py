@@ -167,8 +167,8 @@ def colorize_files(
 
     from chromatize.inference.pipeline import Colorizer, default_model_name, gray_array
 
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    if not saturation >= 0:  # NaN too
+        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")

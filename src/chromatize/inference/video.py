@@ -129,8 +129,8 @@ def colorize_frames(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    if not saturation >= 0:  # NaN too
+        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     filt = temporal_filter if temporal_filter is not None else make_filter(temporal)
     adapter = _FrameColorizer(_load_colorizer(model, device, backend), render_size)
     batch: list[np.ndarray] = []
