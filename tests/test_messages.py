@@ -82,3 +82,20 @@ def test_saturation_out_of_range_or_nan_says_it_must_be_a_number_between_0_and_3
     if value in ("nan", "-1"):  # the command line: no upper bound, same words
         assert main(["colorize", "-q", str(gray(tmp_path / "p.png")), "--model", model, "--saturation", value]) == 2
         assert f"saturation must be a number, 0 or more, got {float(value)}" in capsys.readouterr().err
+
+
+def test_serve_on_a_busy_port_says_so_in_one_line_before_starting(capsys, monkeypatch):
+    import socket
+
+    pytest.importorskip("uvicorn")
+    import uvicorn
+
+    monkeypatch.setattr(uvicorn, "run", lambda *a, **k: pytest.fail("uvicorn started on a busy port"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == f"chromatize serve: error: port {port} is in use: choose another with --port"
+    assert "open http" not in out
