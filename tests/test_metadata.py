@@ -75,3 +75,13 @@ def test_tiff_layout_tags_and_gray_profiles_are_not_carried(tmp_path, model):
         e = im.getexif()
         assert e[270] == "Harbour, 1952" and not {256, 257, 258, 273, 279} & set(e)
         assert "icc_profile" not in im.info or im.info["icc_profile"] in (None, b"")
+
+
+def test_an_exif_block_too_big_for_jpeg_is_left_out_not_the_photo(tmp_path, model):
+    src = tmp_path / "big.tif"
+    e = Image.Exif()
+    e[270] = "x" * 70_000  # fits a TIFF, not a JPEG's one 64 KiB segment
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(src, exif=e.tobytes())
+    colorize(model, src, tmp_path / "out.jpg")
+    with Image.open(tmp_path / "out.jpg") as im:
+        assert im.size == (8, 8) and 270 not in im.getexif()

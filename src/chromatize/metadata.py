@@ -18,6 +18,7 @@ from PIL import Image
 DESCRIPTIVE_TAGS = {270: "ImageDescription", 271: "Make", 272: "Model", 305: "Software", 306: "DateTime",
                     315: "Artist", 33432: "Copyright"}
 _ORIENTATION, _EXIF_IFD, _GPS_IFD = 0x0112, 0x8769, 0x8825
+_JPEG_EXIF_MAX = 65_000  # an APP1 segment's 65,533 bytes, less the "Exif" header
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,8 @@ def pillow_options(meta: ImageMeta | None, fmt: str) -> dict:
     holds = {"JPEG": ("exif", "dpi", "icc_profile"), "PNG": ("exif", "dpi", "icc_profile"),
              "TIFF": ("exif", "dpi", "icc_profile"), "WEBP": ("exif", "icc_profile"), "BMP": ("dpi",)}
     values = {"exif": meta.exif, "dpi": meta.dpi, "icc_profile": meta.icc}
+    if fmt == "JPEG" and meta.exif is not None and len(meta.exif) > _JPEG_EXIF_MAX:
+        values["exif"] = None  # one JPEG segment holds at most 64 KiB: the photo matters more than its notes
     return {k: values[k] for k in holds.get(fmt, ()) if values[k] is not None}
 
 
