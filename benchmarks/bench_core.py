@@ -43,9 +43,13 @@ def matmul_peak(device: torch.device, repeat: int) -> float:
     return 2 * 2048**3 / seconds / 1e9
 
 
-def count_flops(net, x: torch.Tensor) -> int:
+def count_flops(net: torch.nn.Module, x: torch.Tensor) -> int:
+    """FLOPs of one forward pass of ``net`` on ``x`` (moved to the device of ``net``'s weights: cpu, cuda...)."""
     from torch.utils.flop_counter import FlopCounterMode
 
+    weights = next(net.parameters(), None)
+    if weights is not None:
+        x = x.to(weights.device)
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
         net(x)
     return counter.get_total_flops()
@@ -75,7 +79,7 @@ def network_table(table, device, repeat: int, peak: float) -> None:
             with torch.inference_mode():
                 forward = best_time(lambda: (c.model(x), sync()), repeat)
             full = best_time(lambda: c.colorize_array(gray, render_size=size), repeat)
-            flops = count_flops(c.model, x.cpu()) if isinstance(c.model, torch.nn.Module) else None
+            flops = count_flops(c.model, x) if isinstance(c.model, torch.nn.Module) else None
             rows.append((size, name, forward, full, flops))
     print(f"\n{'px':>4} {'network':<16} {'forward ms':>10} {'x default':>9} {'colorize ms':>11} {'x default':>9} "
           f"{'GFLOP':>6} {'GFLOP/s':>8} {'% peak':>6}")

@@ -20,12 +20,14 @@ def main() -> None:
     p.add_argument("--data", default="data/corpus/train", help="photos the model was trained on")
     p.add_argument("--target", type=float, default=1.0,
                    help="wanted colourfulness / originals' (default 1: as colourful as the photos)")
-    p.add_argument("--size", type=int, default=256)
+    p.add_argument("--size", type=int, default=256, help="photos' short side, centre square (default 256)")
+    p.add_argument("--render-size", type=int, default=None, help="long side the network sees (default: the weights' own)")
     p.add_argument("--limit", type=int, default=None, help="a random sample of this many photos")
     p.add_argument("--max-gain", type=float, default=max(DEFAULT_GAINS))
     a = p.parse_args()
     gains = [g for g in DEFAULT_GAINS if g <= a.max_gain]
-    r = calibrate_chroma_gain(a.model, a.data, target=a.target, gains=gains, size=a.size, limit=a.limit)
+    r = calibrate_chroma_gain(a.model, a.data, target=a.target, gains=gains, size=a.size, limit=a.limit,
+                              render_size=a.render_size)
     print(f"{r['photos']} photos, originals' colourfulness {r['cf_orig']:.1f}")
     print("| gain | CF | CF / orig | MSE (RGB) | PSNR dB |\n|---:|---:|---:|---:|---:|")
     for row in r["table"]:

@@ -104,3 +104,23 @@ def test_sample_images_draws_the_same_sorted_subset_for_a_seed(tmp_path):
     assert len(three) == 3 and three == sorted(three) and set(three) <= set(everything)
     assert sample_images(tmp_path, 3, seed=1) == three
     assert sample_images(tmp_path, 0) == []
+
+
+def test_evaluation_and_calibration_render_at_the_weights_own_size(tmp_path, rng, monkeypatch):
+    """As `colorize` runs a model: its readout's render size, whatever the photos' size, unless told."""
+    from chromatize.evaluate import calibrate as calibrate_mod
+    from chromatize.evaluate import evaluate_folder
+
+    ckpt = save_checkpoint(tmp_path / "m.pt", tiny())
+    small = export_weights(ckpt, tmp_path / "s.safetensors", render_size=24)
+    data = photos(tmp_path / "photos", rng, n=2)
+    r = evaluate_folder([small], data, out=tmp_path / "eval", size=32, best_worst=1, progress=False)
+    assert r["models"][str(small)]["describe"]["render_size"] == 24
+    told = evaluate_folder([small], data, out=tmp_path / "eval2", size=32, render_size=16, best_worst=1, progress=False)
+    assert told["models"][str(small)]["describe"]["render_size"] == 16
+    seen = []
+    real = calibrate_mod.calibrate_colorizer
+    monkeypatch.setattr(calibrate_mod, "calibrate_colorizer", lambda c, *a, **k: seen.append(c.render_size) or real(c, *a, **k))
+    calibrate_chroma_gain(small, data, size=32, gains=(1.0,))
+    calibrate_chroma_gain(small, data, size=32, gains=(1.0,), render_size=16)
+    assert seen == [24, 16]

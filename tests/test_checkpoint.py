@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -99,3 +100,23 @@ def test_a_file_that_is_not_a_checkpoint_is_named_in_one_line(tmp_path):
         with pytest.raises(ValueError, match="is not a chromatize checkpoint") as err:
             load_model(tmp_path / name)
         assert "\n" not in str(err.value) and len(str(err.value)) < 300
+
+
+def test_a_folder_never_shadows_a_shipped_model(tmp_path, monkeypatch, capsys):
+    from PIL import Image
+
+    from chromatize.checkpoint import resolve_weights, shipped_weights
+    from chromatize.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "default").mkdir()
+    (tmp_path / "hints").mkdir()
+    assert resolve_weights("default") == shipped_weights()["default"]
+    assert resolve_weights("hints") == shipped_weights()["hints"]
+    for folder in ("./default", "hints/", str(tmp_path / "default")):
+        with pytest.raises(FileNotFoundError, match="is a folder, not a weights file"):
+            resolve_weights(folder)
+    assert resolve_weights("mine.pt") == Path("mine.pt")  # clearly a path, even before it exists
+    Image.new("L", (12, 8), 90).save("a.png")
+    assert main(["colorize", "-q", "--backend", "torch", "--render-size", "16", "a.png", "-o", "b.png"]) == 0
+    assert Image.open("b.png").size == (12, 8)

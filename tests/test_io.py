@@ -173,7 +173,7 @@ def test_save_refuses_an_input_and_unknown_format(tmp_path):
     src = tmp_path / "in.png"
     Image.new("RGB", (4, 4), "red").save(src)
     before = src.read_bytes()
-    with pytest.raises(ValueError, match="is an input"):
+    with pytest.raises(ValueError, match="would overwrite an input"):
         save_image(Image.new("RGB", (4, 4)), tmp_path / "." / "in.png", protect=[src])
     assert src.read_bytes() == before
     with pytest.raises(ValueError, match="format"):

@@ -304,9 +304,9 @@ def test_cli_train_and_export_round_trip(photos, tmp_path, monkeypatch, capsys):
         assert {f.get_tensor(k).dtype for k in f.keys()} == {torch.float16}
     assert main(["train", "--resume", str(run)]) == 0  # already complete: nothing to do, still fine
     assert main(["train"]) == 2
-    assert main(["train", recipe, "--set", f"data={tmp_path / 'missing'}"]) == 1
+    assert main(["train", recipe, "--set", f"data={tmp_path / 'missing'}"]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["train", recipe, "--set", f"data={photos}", "--set", "model.name=nope"]) == 1
+    assert main(["train", recipe, "--set", f"data={photos}", "--set", "model.name=nope"]) == 2
     assert "unknown model 'nope'" in capsys.readouterr().err
 
 

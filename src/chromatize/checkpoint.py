@@ -38,6 +38,19 @@ WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 _HEADER_ONLY = ("model_state", "training_state", "extra_models")
 
 
+#: Render sizes accepted everywhere (the network's activations grow with the square of the size).
+MIN_RENDER_SIZE, MAX_RENDER_SIZE = 8, 2048
+
+
+def check_render_size(size: int) -> int:
+    """``size`` if it is a render size (a whole number from 8 to 2048), else ValueError. The one rule for
+    ``render_size`` / ``--render-size`` everywhere: leaving it out (None) means the weights' own; 0 is no size."""
+    if isinstance(size, bool) or not isinstance(size, int) or not MIN_RENDER_SIZE <= size <= MAX_RENDER_SIZE:
+        raise ValueError(f"render_size must be a whole number, at least {MIN_RENDER_SIZE} and at most "
+                         f"{MAX_RENDER_SIZE} (leave it out for the model's own), got {size!r}")
+    return size
+
+
 @dataclass(frozen=True)
 class Readout:
     """How a network wants to be run: stored in its weights file (``readout``) and its ``arch``.
@@ -57,8 +70,7 @@ class Readout:
     flip: bool = False
 
     def __post_init__(self):
-        if self.render_size < 8:
-            raise ValueError(f"render_size must be at least 8, got {self.render_size}")
+        check_render_size(self.render_size)
         if self.border < 0:
             raise ValueError(f"border must be >= 0, got {self.border}")
         if not self.chroma_gain >= 0:
@@ -109,16 +121,31 @@ def shipped_weights() -> dict[str, Path]:
     return {p.stem: p for p in sorted(WEIGHTS_DIR.glob("*.safetensors"))}
 
 
+#: Suffixes of the files a model can be loaded from.
+WEIGHTS_SUFFIXES = (".pt", ".safetensors", ".onnx")
+
+
 def resolve_weights(name_or_path: str | os.PathLike) -> Path:
-    """A shipped weight name (``"default"``) or a checkpoint path -> the file."""
-    path = Path(name_or_path)
-    if path.suffix in (".pt", ".safetensors", ".onnx") or path.exists():
-        return path
+    """A shipped weight name (``"default"``) or a checkpoint path -> the file.
+
+    One rule: text that is clearly a path (it has a folder separator or a weights suffix, ``.pt``,
+    ``.safetensors``, ``.onnx``) is a path; otherwise a shipped name means the shipped model, whatever
+    files or folders of that name the working folder holds; otherwise an existing file of that name.
+    A folder is never a weights file: it raises FileNotFoundError, as does a name that is neither.
+    """
+    text = os.fspath(name_or_path)
+    path = Path(text)
+    clearly_a_path = any(sep and sep in text for sep in ("/", os.sep, os.altsep)) or path.suffix in WEIGHTS_SUFFIXES
     shipped = shipped_weights()
-    if str(name_or_path) in shipped:
-        return shipped[str(name_or_path)]
+    if not clearly_a_path and text in shipped:
+        return shipped[text]
+    if path.is_dir():
+        raise FileNotFoundError(f"{text} is a folder, not a weights file (give the checkpoint inside it, e.g. "
+                                f"{path / 'best.pt'})")
+    if clearly_a_path or path.exists():
+        return path
     raise FileNotFoundError(
-        f"no shipped model {str(name_or_path)!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
+        f"no shipped model {text!r} and no such checkpoint file; shipped: {', '.join(shipped) or 'none'}"
         " (give a checkpoint path, e.g. one written by chromatize train)"
     )
 

@@ -137,6 +137,13 @@ def l_ab_to_srgb8_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.T
     return _lookup(_srgb8_table(lin.device), lin.mul_(65535.0).add_(0.5).to(torch.int32))
 
 
+def l_ab_to_srgb16_keep_l(L_norm: torch.Tensor, ab_norm: torch.Tensor) -> torch.Tensor:
+    """:func:`l_ab_to_rgb_keep_l` rounded to 16 bits: ``uint16 [...,3,H,W]`` in ``[0,65535]`` (the sRGB curve
+    computed, not read from a table: a 65536-entry table of linear values is too coarse in the shadows)."""
+    rgb = l_ab_to_rgb_keep_l(L_norm, ab_norm)
+    return rgb.mul_(65535.0).add_(0.5).to(torch.int32).to(torch.uint16)
+
+
 def srgb_gray_to_l(values: torch.Tensor) -> torch.Tensor:
     """Gray sRGB levels, ``uint8`` (0-255) or ``uint16`` (0-65535) of any shape -> normalised L (float32,
     same shape), as :func:`rgb_to_l` gives for the gray pixel of that level (read from a table)."""

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from chromatize.fsutil import atomic_path
+from chromatize.metadata import ImageMeta, pillow_options, read_meta
 
 #: Largest image (width x height) read by default: Pillow's own hard limit, about 179 MP (a 16000 x
 #: 11000 scan). A larger ``max_pixels`` also needs ``PIL.Image.MAX_IMAGE_PIXELS`` raised (the CLI does).
@@ -66,6 +67,7 @@ class LoadedImage:
     rgb: np.ndarray  # [H,W,3] uint8 / uint16 / float32 in [0,1]
     alpha: np.ndarray | None  # [H,W] uint8
     path: Path
+    meta: ImageMeta | None = None  # EXIF (orientation 1), DPI, ICC profile, to write with the result
 
     @property
     def size(self) -> tuple[int, int]:
@@ -100,6 +102,7 @@ def load_image(
             arrays = _read_high_depth_colour(src, image)
             if arrays is None:
                 arrays = image_to_arrays(ImageOps.exif_transpose(image))
+            meta = read_meta(image)
     except ImageReadError:
         raise
     except Image.DecompressionBombError as e:  # Pillow's guard fired first (its limit is below ours)
@@ -120,7 +123,7 @@ def load_image(
     rgb, alpha = arrays
     if rgb.size == 0:
         raise ImageReadError(path, f"the image has no pixels ({rgb.shape[1]}x{rgb.shape[0]})")
-    return LoadedImage(rgb, alpha, path)
+    return LoadedImage(rgb, alpha, path, meta)
 
 
 def bomb_pixels(error: Exception) -> int | None:
@@ -190,28 +193,62 @@ def save_image(
     format: str | None = None,
     quality: int = 95,
     overwrite: bool = True,
-    protect: Iterable[str | os.PathLike] = (),
+    protect: "Inputs | Iterable[str | os.PathLike]" = (),
+    meta: ImageMeta | None = None,
 ) -> Path:
     """Write ``image`` to ``path`` atomically (a failed write leaves no file, partial or old-replaced).
 
     ``format`` is a Pillow format name or suffix (``"jpg"``, ``"PNG"``...); by default the suffix decides.
     JPEG has no alpha, so transparent areas are flattened on white; PNG, TIFF and WebP keep alpha.
-    ``protect`` lists paths (the inputs) that must never be written: naming one raises ValueError.
+    ``protect`` lists paths (the inputs, or :class:`Inputs`) never written: naming one raises ValueError.
+    ``meta`` (from :func:`load_image`): EXIF, DPI and ICC profile, kept where the format holds them.
     """
     path = Path(path)
     fmt = _format_name(format or path.suffix, path)
     if not 0 <= quality <= 100:
         raise ValueError(f"quality must be 0-100 (Pillow's JPEG/WebP range), got {quality}")
-    if any(_same_file(path, p) for p in protect):
-        raise ValueError(f"refusing to write {path}: it is an input")
+    refuse_inputs(path, protect)
     if fmt in _NO_ALPHA_FORMATS and "A" in image.getbands():
         flat = Image.new("RGB", image.size, "white")
         flat.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
         image = flat
     options = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
+    options.update(pillow_options(meta, fmt))
     with atomic_path(path, overwrite=overwrite) as tmp:
         image.save(tmp, format=fmt, **options)
     return path
+
+
+class Inputs:
+    """The input files of a run, gathered once: :meth:`refuse` stops any write onto one of them, or onto a
+    link to one, in the one wording every command uses."""
+
+    def __init__(self, paths: Iterable[str | os.PathLike]):
+        self._paths, self._ids = set(), set()
+        for p in paths:
+            self._paths.add(os.path.abspath(p))
+            try:
+                st = os.stat(p)
+                self._ids.add((st.st_dev, st.st_ino))
+            except OSError:
+                pass
+
+    def refuse(self, path: str | os.PathLike) -> None:
+        """Raise ValueError if writing ``path`` would overwrite an input."""
+        same = os.path.abspath(path) in self._paths
+        if not same and self._ids:
+            try:
+                st = os.stat(path)
+                same = (st.st_dev, st.st_ino) in self._ids
+            except OSError:
+                pass
+        if same:
+            raise ValueError(f"{path} would overwrite an input (inputs are never written)")
+
+
+def refuse_inputs(path: str | os.PathLike, protect: "Inputs | Iterable[str | os.PathLike]") -> None:
+    """Raise ValueError if ``path`` is (or links to) one of the ``protect`` paths (the inputs)."""
+    (protect if isinstance(protect, Inputs) else Inputs(protect)).refuse(path)
 
 
 def _format_name(name: str, path: Path) -> str:
@@ -221,10 +258,6 @@ def _format_name(name: str, path: Path) -> str:
     if name.upper() in SAVE_FORMATS.values():
         return name.upper()
     raise ValueError(f"cannot tell the image format to write {path} (use one of {', '.join(SAVE_FORMATS)})")
-
-
-def _same_file(a: Path, b: str | os.PathLike) -> bool:
-    return os.path.abspath(a) == os.path.abspath(b) or (a.exists() and Path(b).exists() and os.path.samefile(a, b))
 
 
 def _gray3(gray: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     sizing = p.add_mutually_exclusive_group()
     sizing.add_argument("--size", type=int, default=256, help="resize short side to N and centre-crop square (default 256)")
     sizing.add_argument("--full-res", action="store_true", help="evaluate at full resolution instead")
-    p.add_argument("--render-size", type=int, default=None, help="long side the networks see (default: --size, or 256)")
+    p.add_argument("--render-size", type=int, default=None, help="long side the networks see (default: each weights file's own)")
     p.add_argument("--out", default="evaluation", help="output folder (default ./evaluation)")
     p.add_argument("--best-worst", type=int, default=3, metavar="N", help="best and worst images shown per model (3)")
     p.add_argument("--limit", type=int, default=None, metavar="K", help="evaluate only the first K readable images")

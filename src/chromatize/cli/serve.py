@@ -47,8 +47,29 @@ def run(args: argparse.Namespace) -> int:
             max_pixels=int(args.max_megapixels * 1e6),
             backend=args.backend,
         )
+        check_port_free(args.host, args.port)
         serve(args.model, host=args.host, port=args.port, config=config)
     except (FileNotFoundError, ValueError) as e:
-        print(f"chromatize serve: {e}", file=sys.stderr)
+        print(f"chromatize serve: error: {e}", file=sys.stderr)
         return 2
     return 0
+
+
+def check_port_free(host: str, port: int) -> None:
+    """ValueError in one line when ``port`` on ``host`` cannot be bound (in use, or not allowed), checked
+    before anything is loaded or printed; bound the way uvicorn binds it (address reuse on)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as e:
+        raise ValueError(f"cannot serve on host {host!r}: {e.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except PermissionError:
+            raise ValueError(f"port {port} needs privileges here: choose another with --port (e.g. 8000)") from None
+        except OSError:
+            raise ValueError(f"port {port} is in use: choose another with --port") from None

@@ -29,14 +29,18 @@ def run(args: argparse.Namespace) -> int:
     from chromatize.train.trainer import TrainingDiverged, train
 
     if (args.config is None) == (args.resume is None):
-        print("error: give a CONFIG.yaml to start a run, or --resume RUN_DIR to continue one", file=sys.stderr)
+        print("chromatize train: error: give a CONFIG.yaml to start a run, or --resume RUN_DIR to continue one",
+              file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         result = train(args.config, overrides=args.overrides, run_dir=args.run_dir, resume=args.resume)
-    except (ValueError, KeyError, FileNotFoundError, FileExistsError, TrainingDiverged) as e:
-        print(f"error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+    except TrainingDiverged as e:  # the run failed; the command was right
+        print(f"chromatize train: error: {e}", file=sys.stderr)
         return 1
+    except (ValueError, KeyError, FileNotFoundError, FileExistsError) as e:  # a usage error, as for every command
+        print(f"chromatize train: error: {e.args[0] if isinstance(e, KeyError) else e}", file=sys.stderr)
+        return 2
     if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the run
         print(f"done: {result.step} steps, best loss {result.best_val}, run directory {result.run_dir}")
     return 0

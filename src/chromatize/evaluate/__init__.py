@@ -36,20 +36,17 @@ def evaluate_folder(
     """Evaluate shipped weight names / checkpoint paths ``models`` on the photos in ``data``.
 
     ``size``: short side the photos are resized to (centre-cropped square), ``None`` for full resolution.
-    ``render_size``: long side the networks see (default ``size``, or the pipeline's 256 at full
-    resolution). ``best_worst``: images per model in the galleries. ``limit``: first readable images only.
+    ``render_size``: long side the networks see (default: each weights file's own, as ``colorize`` runs it). ``best_worst``: images per model in the galleries. ``limit``: first readable images only.
     ``degrade``: a seed: the gray inputs are degraded like scans of old prints (up to ``degrade_strength``
     in ``[0,1]``, :mod:`chromatize.data.degrade`) and scored against the clean originals.
     Returns the results dict written to ``results.json`` plus ``"outputs"`` (the written paths).
     """
-    from chromatize.checkpoint import DEFAULT_RENDER_SIZE
-
     if best_worst < 0 or (limit is not None and limit < 1):
         raise ValueError("best_worst must be >= 0 and limit >= 1")
     if not 0.0 <= degrade_strength <= 1.0:
         raise ValueError(f"degrade_strength must be in [0, 1], got {degrade_strength}")
     degraded = None if degrade is None else {"seed": int(degrade), "strength": float(degrade_strength)}
-    predictors = model_predictors(models, render_size=render_size or size or DEFAULT_RENDER_SIZE, device=device)
+    predictors = model_predictors(models, render_size=render_size, device=device)
     results = evaluate_predictors(predictors, data, size=size, best_worst=best_worst, limit=limit, progress=progress,
                                   degrade=degraded)
     paths = write_report(results, render_gallery(results, predictors, data), out)

@@ -34,19 +34,20 @@ def calibrate_chroma_gain(
     size: int = 256,
     limit: int | None = None,
     seed: int = 0,
+    render_size: int | None = None,
 ) -> dict[str, Any]:
     """Smallest gain in ``gains`` at which the mean colourfulness of the model's colorizations reaches
     ``target`` times the originals' (Hasler-Süsstrunk, on photos under ``data`` at ``size`` px, centre square).
 
-    ``limit``: that many photos drawn at random (``seed``) instead of all. The gain stored in the weights
-    is ignored here (the search is over the raw prediction). Returns ``{"gain", "target", "photos",
+    ``limit``: that many photos drawn at random (``seed``) instead of all. ``render_size``: long side the
+    network sees (default: the weights' own, as ``colorize`` runs it). The gain stored in the weights is ignored here (the search is over the raw prediction). Returns ``{"gain", "target", "photos",
     "cf_orig", "table": [{"gain", "cf_pred", "cf_ratio", "mse", "psnr"}, ...]}`` (means over the photos, as
     ``chromatize evaluate`` reports them); ``gain`` is the largest tried when none reaches the target.
     """
     from chromatize.checkpoint import resolve_weights
     from chromatize.inference.pipeline import Colorizer
 
-    colorizer = Colorizer.from_pretrained(resolve_weights(model), render_size=size, chroma_gain=1.0)
+    colorizer = Colorizer.from_pretrained(resolve_weights(model), render_size=render_size, chroma_gain=1.0)
     return calibrate_colorizer(colorizer, data, target=target, gains=gains, size=size, limit=limit, seed=seed)
 
 

@@ -99,7 +99,7 @@ def loss_curve_png(path: str | os.PathLike, title: str) -> bytes | None:
         ax.plot(xs, ys, marker="o", markersize=3, label=key)
     ax.set(xlabel=x_label, ylabel="loss", title=title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper right")  # losses fall: the top right is clear; "best" is slow on long logs
     fig.tight_layout()
     return _figure_png(fig)
 

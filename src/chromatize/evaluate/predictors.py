@@ -78,8 +78,9 @@ def run_directory_files(checkpoint: Path) -> dict[str, str]:
     }
 
 
-def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device: str = "cpu") -> Predictor:
-    """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer`."""
+def model_predictor(name_or_path: str | os.PathLike, *, render_size: int | None = None, device: str = "cpu") -> Predictor:
+    """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer` as ``colorize``
+    runs it: at the weights' own render size unless ``render_size`` is given."""
     from chromatize.checkpoint import resolve_weights, weights_header
     from chromatize.evaluate.agreement import built_from
     from chromatize.inference.pipeline import Colorizer
@@ -94,18 +95,20 @@ def model_predictor(name_or_path: str | os.PathLike, *, render_size: int, device
         "weights": str(path),
         "arch": colorizer.info.to_dict(),
         "checkpoint_metrics": header.get("metrics", {}),
-        "render_size": render_size,
+        "render_size": colorizer.render_size,
         "chroma_gain": colorizer.chroma_gain,
         "training_logs": run_directory_files(path),
     }
 
     def predict(gray: np.ndarray) -> np.ndarray:
-        return colorizer.colorize_array(gray, render_size=render_size).astype(np.float32) / 255.0
+        return colorizer.colorize_array(gray).astype(np.float32) / 255.0
 
     return Predictor(label, "model", predict, describe, built_from(colorizer.info.to_dict()))
 
 
-def model_predictors(models: Sequence[str | os.PathLike], *, render_size: int, device: str = "cpu") -> list[Predictor]:
+def model_predictors(
+    models: Sequence[str | os.PathLike], *, render_size: int | None = None, device: str = "cpu"
+) -> list[Predictor]:
     """Load every model (failing early on a bad name or file); labels must be unique."""
     labels = [str(m) for m in models]
     repeated = sorted({m for m in labels if labels.count(m) > 1})

@@ -157,14 +157,21 @@ def _training(results: dict[str, Any]) -> str:
     return f'<div class="row">{"".join(parts)}</div>' if parts else "<p>No run directory with metrics.jsonl or loss_curve.png beside the checkpoints.</p>"
 
 
-#: Fits a 1280 px screen: the page is at most 1232 px wide; a table wider than that (many models) scrolls
-#: inside its own box instead of widening the page, and the pictures shrink on a narrower window.
+#: Fits a 1280 px screen: the page is at most 1232 px wide, and the metrics table (with one or two classifiers'
+#: agreement columns) and the comparison table fit in it; a wider table (many models) scrolls inside its own box
+#: instead of widening the page. On a phone the page is the screen's width: long names wrap, tables scroll in
+#: their boxes, pictures shrink. The comparison table is laid out fixed: its file column keeps 11em and the
+#: picture columns share the rest.
 STYLE = """body{font-family:system-ui,sans-serif;margin:1.5em auto;padding:0 1.5em;max-width:1232px;box-sizing:border-box}
+p,li,h1,h2,h3,h4,figcaption{overflow-wrap:anywhere}
 table{border-collapse:collapse}.scroll{overflow-x:auto;max-width:100%}
 td,th{border:1px solid #ccc;padding:.25em .5em;text-align:right;white-space:nowrap}th{text-align:left}
-#metrics td{white-space:normal;min-width:5.5em}thead th,tbody th{white-space:normal;overflow-wrap:anywhere;max-width:16em}#metrics tbody th{min-width:12em}
+#metrics{font-size:.9em}#metrics td{white-space:normal;min-width:4.2em}#metrics td,#metrics th{padding:.25em .4em}
+thead th,tbody th{white-space:normal;overflow-wrap:anywhere;max-width:16em}#metrics tbody th{min-width:8em}
+table.compare{table-layout:fixed;width:100%;min-width:44em}table.compare th:first-child{width:11em;max-width:none}
+table.compare td{padding:2px;text-align:center}img.compare{width:100%;max-width:160px;vertical-align:middle}
 .row{display:flex;flex-wrap:wrap;gap:1em}figure{margin:0;max-width:100%}
-img.triptych{width:min(160px,22vw);margin-right:2px}img.compare{width:min(160px,11vw);margin-right:2px}
+img.triptych{width:min(160px,22vw);margin-right:2px}
 img.curve,img.loss{max-width:min(600px,100%)}figcaption,small{font-size:.8em;color:#444}"""
 
 

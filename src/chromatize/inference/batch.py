@@ -12,6 +12,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from chromatize.io import (
     DEFAULT_MAX_PIXELS,
     IMAGE_SUFFIXES,
@@ -19,9 +21,11 @@ from chromatize.io import (
     ImageReadError,
     from_rgb_array,
     load_image,
+    Inputs,
     save_image,
     side_by_side,
 )
+from chromatize.io16 import DEEP_SUFFIXES, save_rgb16
 
 #: Added to the file name when the result is written beside its input.
 SUFFIX = "_color"
@@ -75,7 +79,8 @@ def plan_outputs(
     file name with an image suffix and one input: that file. Otherwise ``output`` is a folder that
     mirrors the input tree. ``<ext>`` is ``format``, else the input's when writable, else ``png``.
     A file that is the planned output of another input, or ``<name>_color.*`` / ``<name>_compare.*``
-    beside an input ``<name>.*`` (an earlier result), is not an input.
+    beside an input ``<name>.*`` (an earlier result), is not an input. Two inputs planned onto one output
+    raise ValueError naming both (no result may replace another).
     """
     out = Path(output) if output is not None else None
     single_file_out = out is not None and out.suffix.lower() in SAVE_FORMATS and not out.is_dir()
@@ -98,7 +103,28 @@ def plan_outputs(
     if single_file_out and len(pairs) > 1:
         raise ValueError(f"{out} is a file name but there are {len(pairs)} inputs; give a folder")
     outputs_of_others = {os.path.abspath(d) for s, d in pairs if os.path.abspath(s) != os.path.abspath(d)}
-    return [(s, d) for s, d in pairs if os.path.abspath(s) not in outputs_of_others]
+    pairs = [(s, d) for s, d in pairs if os.path.abspath(s) not in outputs_of_others]
+    _refuse_shared_outputs(pairs)
+    return pairs
+
+
+def _refuse_shared_outputs(pairs: list[tuple[Path, Path]]) -> None:
+    """Raise ValueError, in one line naming both inputs, when two inputs would be written to one output
+    (``scan.jpg`` and ``scan.tif`` with ``--format png``, ``a/x.jpg`` and ``b/x.jpg`` into one folder): one
+    result would replace the other. Checked on the whole plan, before any work and before sharding."""
+    seen: dict[str, Path] = {}
+    clashes = []
+    for src, dst in pairs:
+        key = os.path.normcase(os.path.abspath(dst))
+        if key in seen:
+            clashes.append((seen[key], src, dst))
+        else:
+            seen[key] = src
+    if clashes:
+        first, second, dst = clashes[0]
+        more = f" (and {len(clashes) - 1} more such clashes)" if len(clashes) > 1 else ""
+        raise ValueError(f"{first} and {second} would both be written to {dst}{more}: rename one of them or "
+                         "colorize them in separate runs")
 
 
 def colorize_files(
@@ -126,7 +152,8 @@ def colorize_files(
 
     ``model`` is a :class:`Colorizer`, a shipped weight name or a checkpoint path (default: the shipped
     ``"default"``); it is loaded once. ``compare`` writes the gray input and the result side by side.
-    ``overlap``: decode the next photos and encode finished ones in background threads while the network
+    A photo of more than 8 bits (16-bit or float PNG/TIFF) written as PNG or TIFF is written at 16 bits
+    (``compare`` images are 8-bit). ``overlap``: decode the next photos and encode finished ones in background threads while the network
     runs, ``workers`` photos colorized at once (at most ``workers`` + :data:`READ_AHEAD` +
     :data:`WRITE_BEHIND` photos in memory); ``False`` does one photo after the other. With several workers
     on a CPU, one PyTorch thread each (``torch.set_num_threads(1)``) uses the cores best.
@@ -140,30 +167,33 @@ def colorize_files(
 
     from chromatize.inference.pipeline import Colorizer, default_model_name, gray_array
 
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    if not saturation >= 0:  # NaN too
+        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
-    all_inputs = [src for src, _ in pairs]
+    all_inputs = Inputs(src for src, _ in pairs)
     if shard is not None:
         from chromatize.inference.shard import shard_pairs
 
         pairs = shard_pairs(pairs, *shard)
         if not pairs:  # more shards than files: nothing to do here
             return BatchResult()
-    colorizer = (model if isinstance(model, Colorizer)
-                 else Colorizer.from_pretrained(model or default_model_name(bool(hints) or reference is not None),
-                                                device=device, backend=backend))
+    name = None if isinstance(model, Colorizer) else str(model or default_model_name(bool(hints) or reference is not None))
+    colorizer = model if name is None else Colorizer.from_pretrained(name, device=device, backend=backend)
     colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    if (hints or reference is not None) and not colorizer.takes_hints:
-        raise ValueError(f"model {colorizer.info.name!r} takes no colour hints or reference; use the shipped 'hints' model")
+    if (hints or reference is not None) and not colorizer.takes_hints:  # named as the caller named it
+        raise ValueError(f"model {name or colorizer.info.name!r} takes no colour hints or reference; "
+                         "use the shipped 'hints' model")
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
-        if any(os.path.abspath(dst) == os.path.abspath(s) for s in all_inputs):
-            outcome[i] = ("failed", f"output {dst} would overwrite an input")
-        elif dst.exists() and not overwrite:
+        try:
+            all_inputs.refuse(dst)
+        except ValueError as e:
+            outcome[i] = ("failed", str(e))
+            continue
+        if dst.exists() and not overwrite:
             outcome[i] = ("skipped", None)
         else:
             todo.append(i)
@@ -172,15 +202,21 @@ def colorize_files(
         return load_image(pairs[i][0], max_pixels=max_pixels)
 
     def write(i: int, loaded, colour) -> None:
+        if colour.dtype == np.uint16:
+            save_rgb16(colour, pairs[i][1], alpha=loaded.alpha, overwrite=overwrite, protect=all_inputs,
+                       meta=loaded.meta)
+            return
         image = from_rgb_array(colour, loaded.alpha)
         if compare:
             image = side_by_side(from_rgb_array(gray_array(loaded.rgb), loaded.alpha), image)
-        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs)
+        save_image(image, pairs[i][1], quality=quality, overwrite=overwrite, protect=all_inputs, meta=loaded.meta)
 
-    def colorize(pending: Future):
+    def colorize(i: int, pending: Future):
         loaded = pending.result()
+        # more than 8 bits in (uint16, float32) and a format that holds them: 16 bits out
+        deep = loaded.rgb.dtype != np.uint8 and not compare and pairs[i][1].suffix.lower() in DEEP_SUFFIXES
         return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation,
-                                                hints=hints, reference=reference)
+                                                hints=hints, reference=reference, bits=16 if deep else 8)
 
     def finish(i: int, pending: Future) -> None:
         write(i, *pending.result())
@@ -199,7 +235,7 @@ def colorize_files(
     with _Stages(overlap, workers) as stages:
         for i in todo:
             # Each stage waits for the one before through its future: reads run ahead, writes behind.
-            computed = stages.compute(colorize, stages.read(read, i))
+            computed = stages.compute(colorize, i, stages.read(read, i))
             in_flight.append((i, stages.write(finish, i, computed)))
             while len(in_flight) > workers + READ_AHEAD + WRITE_BEHIND:
                 settle(*in_flight.popleft())
@@ -222,7 +258,8 @@ _FILE_ERRORS = (ImageReadError, OSError, ValueError)
 
 
 def _reason(e: Exception) -> str:
-    return e.reason if isinstance(e, ImageReadError) else f"{type(e).__name__}: {e}"
+    """What went wrong with one file, in words (no exception class names)."""
+    return e.reason if isinstance(e, ImageReadError) else str(e) or "unknown error"
 
 
 class _Stages:

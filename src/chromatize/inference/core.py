@@ -122,9 +122,9 @@ def run_network(
     return out
 
 
-def compose(L: torch.Tensor, ab_small: torch.Tensor, gain: float) -> torch.Tensor:
+def compose(L: torch.Tensor, ab_small: torch.Tensor, gain: float, bits: int = 8) -> torch.Tensor:
     """Put normalised ab ``[B,2,h,w]``, scaled by ``gain`` (clipped to ``[-1,1]``) and upsampled, on the
-    full-resolution L ``[B,1,H,W]`` -> sRGB ``uint8 [B,3,H,W]``.
+    full-resolution L ``[B,1,H,W]`` -> sRGB ``uint8 [B,3,H,W]`` (``bits=16``: ``uint16``, 0-65535).
 
     Out-of-gamut colours are desaturated at constant L (:func:`chromatize.color.l_ab_to_srgb8_keep_l`), so
     the output's L is the input's up to 8-bit rounding.
@@ -136,13 +136,16 @@ def compose(L: torch.Tensor, ab_small: torch.Tensor, gain: float) -> torch.Tenso
     # F.interpolate of the whole map, at a fraction of the cost.
     ab_wide = _resize(color.scale_chroma(ab_small.to(L.device, torch.float32), gain), (h, W))
     weights, first, last = _filter_rows(h, H, L.device)
-    out = torch.empty(B, H, W, 3, dtype=torch.uint8, device=L.device)
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    to_srgb = color.l_ab_to_srgb8_keep_l if bits == 8 else color.l_ab_to_srgb16_keep_l
+    out = torch.empty(B, H, W, 3, dtype=torch.uint8 if bits == 8 else torch.uint16, device=L.device)
     rows = strip_rows(W)
     for top in range(0, H, rows):
         bottom = min(H, top + rows)
         lo, hi = int(first[top:bottom].min()), int(last[top:bottom].max()) + 1
         ab = torch.matmul(weights[top:bottom, lo:hi], ab_wide[..., lo:hi, :]).clamp_(-1.0, 1.0)
-        out[:, top:bottom].copy_(color.l_ab_to_srgb8_keep_l(L[..., top:bottom, :], ab).permute(0, 2, 3, 1))
+        out[:, top:bottom].copy_(to_srgb(L[..., top:bottom, :], ab).permute(0, 2, 3, 1))
     return out.permute(0, 3, 1, 2)
 
 

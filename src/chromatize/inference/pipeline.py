@@ -22,7 +22,7 @@ from PIL import Image
 from torch import nn
 
 from chromatize import color
-from chromatize.checkpoint import load_model, model_readout, resolve_weights
+from chromatize.checkpoint import check_render_size, load_model, model_readout, resolve_weights
 from chromatize.devices import resolve_device
 from chromatize.inference import BACKENDS, core
 from chromatize.io import from_rgb_array, image_to_arrays, to_float32
@@ -31,9 +31,6 @@ from chromatize.registry import model_info, unwrap_model
 if TYPE_CHECKING:
     from chromatize.hints import Hint
     from chromatize.inference.onnx import OnnxNetwork
-
-#: Largest render size accepted (the network's activations grow with its square).
-MAX_RENDER_SIZE = 2048
 
 
 class Colorizer:
@@ -109,10 +106,9 @@ class Colorizer:
     # ------------------------------------------------------------------ the tensor core
 
     def render_shape(self, height: int, width: int, render_size: int | None = None) -> tuple[int, int]:
-        """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size``."""
-        size = int(render_size or self.render_size)
-        if size > MAX_RENDER_SIZE:
-            raise ValueError(f"render_size must be at most {MAX_RENDER_SIZE}, got {size}")
+        """(h, w) the network sees for a photo of ``height`` x ``width``: long side ``render_size`` (None: the
+        colorizer's own; see :func:`chromatize.checkpoint.check_render_size`)."""
+        size = check_render_size(self.render_size if render_size is None else render_size)
         return core.render_shape(height, width, size)
 
     @torch.inference_mode()
@@ -143,12 +139,15 @@ class Colorizer:
         return core.render_l(L.to(self.device), size, None if levels is None else levels.to(self.device))
 
     @torch.inference_mode()
-    def compose_tensor(self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0) -> torch.Tensor:
+    def compose_tensor(
+        self, L: torch.Tensor, ab_small: torch.Tensor, *, saturation: float = 1.0, bits: int = 8
+    ) -> torch.Tensor:
         """Normalised L ``[B,1,H,W]`` and ab ``[B,2,h,w]`` (from :meth:`predict_chroma_tensor`) -> sRGB
-        ``uint8 [B,3,H,W]`` on the device: ab times ``saturation * chroma_gain``, upsampled, on L."""
+        ``uint8 [B,3,H,W]`` (``bits=16``: ``uint16``) on the device: ab times ``saturation * chroma_gain``,
+        upsampled, on L."""
         if not saturation >= 0:
             raise ValueError(f"saturation must be >= 0, got {saturation}")
-        return core.compose(L.to(self.device), ab_small, saturation * self.chroma_gain)
+        return core.compose(L.to(self.device), ab_small, saturation * self.chroma_gain, bits)
 
     def colorize_tensor(
         self, L: torch.Tensor, *, render_size: int | None = None, saturation: float = 1.0,
@@ -230,9 +229,10 @@ class Colorizer:
 
     def colorize_array(
         self, rgb: np.ndarray, *, render_size: int | None = None, saturation: float = 1.0,
-        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None,
+        hints: "Sequence[Hint]" = (), reference: np.ndarray | Image.Image | None = None, bits: int = 8,
     ) -> np.ndarray:
-        """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size.
+        """sRGB ``[H,W,3]`` (gray or toned) -> colorized sRGB ``uint8 [H,W,3]`` of the same size (``bits=16``:
+        ``uint16``, for a photo of more than 8 bits that is written at full precision).
 
         ``rgb`` is ``float32`` in ``[0,1]``, ``uint8`` or ``uint16`` (full range); 16-bit and float inputs
         keep their precision in L. ``saturation`` scales the chroma relative to the model's calibrated
@@ -243,7 +243,7 @@ class Colorizer:
         L = self.l_from_array(rgb)
         L_small = self.render_tensor(L, render_size=render_size, levels=_gray_levels(rgb))
         ab = self.predict_ab(L_small, self.hint_input(L_small, L.shape[-2:], hints=hints, reference=reference))
-        return _to_image_array(self.compose_tensor(L, ab, saturation=saturation))
+        return _to_image_array(self.compose_tensor(L, ab, saturation=saturation, bits=bits))
 
     def colorize_batch(
         self, images: Sequence[np.ndarray], *, render_size: int | None = None, saturation: float = 1.0
@@ -302,7 +302,7 @@ def _gray_levels(rgb: np.ndarray) -> torch.Tensor | None:
 
 
 def _to_image_array(rgb: torch.Tensor) -> np.ndarray:
-    """sRGB ``uint8 [1,3,H,W]`` from the core (channels-last) -> NumPy ``[H,W,3]`` (no copy on the CPU)."""
+    """sRGB ``uint8``/``uint16 [1,3,H,W]`` from the core (channels-last) -> NumPy ``[H,W,3]`` (no copy on the CPU)."""
     return rgb[0].permute(1, 2, 0).contiguous().cpu().numpy()
 
 

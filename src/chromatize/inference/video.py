@@ -29,6 +29,7 @@ from chromatize.fsutil import atomic_path
 from chromatize.inference import core
 from chromatize.inference.pipeline import Colorizer
 from chromatize.inference.temporal import MODES, make_filter
+from chromatize.io import refuse_inputs
 
 #: Frames colorized together.
 DEFAULT_BATCH = 4
@@ -128,8 +129,8 @@ def colorize_frames(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if saturation < 0:
-        raise ValueError(f"saturation must be >= 0, got {saturation}")
+    if not saturation >= 0:  # NaN too
+        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     filt = temporal_filter if temporal_filter is not None else make_filter(temporal)
     adapter = _FrameColorizer(_load_colorizer(model, device, backend), render_size)
     batch: list[np.ndarray] = []
@@ -209,8 +210,7 @@ def colorize_video(
         raise ValueError(f"temporal mode must be one of {sorted(MODES)}, got {temporal!r}")
     if not in_path.is_file():
         raise FileNotFoundError(f"no such file: {in_path}")
-    if out_path.exists() and in_path.resolve() == out_path.resolve():
-        raise VideoError(f"{out_path}: output is the input (inputs are never overwritten)")
+    refuse_inputs(out_path, [in_path])
     if not overwrite and out_path.exists():
         raise FileExistsError(f"{out_path} exists (--overwrite replaces it)")
     codec = codec or _CODEC_BY_SUFFIX.get(out_path.suffix.lower(), "libx264")
@@ -220,20 +220,23 @@ def colorize_video(
         raise VideoError(f"unknown video encoder {codec!r} (see `ffmpeg -encoders`; e.g. libx264, libvpx-vp9)") from None
     if encoder.type != "video":
         raise VideoError(f"{codec!r} is not a video encoder")
-    colorizer = _load_colorizer(model, device, backend)
     start = time.perf_counter()
     try:
         inp = av.open(str(in_path))
     except av.FFmpegError as e:
         raise VideoError(f"{in_path}: not a video, or damaged or truncated ({_reason(e)})") from None
     with inp:
+        if _is_still(inp.format.name):
+            raise VideoError(f"{in_path} is a still image, not a video: use `chromatize colorize {in_path}`")
         if not inp.streams.video:
             raise VideoError(f"{in_path}: no video stream")
+        colorizer = _load_colorizer(model, device, backend)
         vin = inp.streams.video[0]
         if vin.codec_context is None:
             raise VideoError(f"{in_path}: unsupported video codec")
         vin.thread_type = "AUTO"
         audio_in = list(inp.streams.audio)
+        rate = vin.average_rate or vin.guessed_rate  # read while open: PyAV 19 refuses once the container is closed
         filt = make_filter(temporal)
         with atomic_path(out_path, overwrite=overwrite) as tmp:
             writer = _Writer(av, tmp, out_path, vin, audio_in, encoder.name, crf, preset)
@@ -258,9 +261,15 @@ def colorize_video(
                 raise VideoError(f"{in_path}: the video stream has no frames")
     return VideoResult(
         path=out_path, frames=writer.frames, width=writer.width, height=writer.height,
-        rate=vin.average_rate or vin.guessed_rate, audio_streams=len(audio_in),
+        rate=rate, audio_streams=len(audio_in),
         seconds=time.perf_counter() - start, cuts=list(filt.cuts),
     )
+
+
+def _is_still(demuxer: str) -> bool:
+    """Whether FFmpeg read the file with a still-image demuxer (``image2``, ``jpeg_pipe``, ``png_pipe``...),
+    whatever the file's suffix; animated GIF (``gif``) and the video containers are not."""
+    return demuxer == "image2" or demuxer.endswith("_pipe")
 
 
 def _reason(e: Exception) -> str:

@@ -115,7 +115,8 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
         model: Annotated[str | None, Form(description="a name from GET /api/models; default model if omitted")] = None,
         render_size: Annotated[int | None, Form(ge=config.min_render_size, le=config.max_render_size,
                                                description="long side the network sees; the model's default if omitted")] = None,
-        saturation: Annotated[float, Form(ge=0.0, le=config.max_saturation, description="0 gray, 1 as predicted, >1 more vivid")] = 1.0,
+        saturation: Annotated[float, Form(description=f"0 gray, 1 as predicted, >1 more vivid; a number from 0 to "
+                                                      f"{config.max_saturation:g}")] = 1.0,
         format: Annotated[Literal["png", "jpeg"], Form(description="output format (jpeg drops alpha)")] = "png",
         hints: Annotated[str | None, Form(description='colour hints as JSON: [{"x": 120, "y": 340, "color": "#1f3a93"}] '
                                                      "(x, y in the photo's pixels; optional radius)")] = None,
@@ -124,6 +125,8 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
         from chromatize.hints import HintError, hints_from_json
 
         check_content_type(image.content_type)
+        if not 0.0 <= saturation <= config.max_saturation:  # NaN too: one message, not a bound it "should" meet
+            raise HTTPException(422, f"saturation must be a number between 0 and {config.max_saturation:g}, got {saturation}")
         if model not in (None, "") and model not in store.names:
             raise HTTPException(422, f"unknown model {model!r}; available: {', '.join(store.names)}")
         try:

@@ -29,13 +29,14 @@ def check_content_type(content_type: str | None) -> None:
 
 def pixel_limit_message(max_pixels: int, width: int | None = None, height: int | None = None,
                         pixels: int | None = None) -> str:
-    """The server's own words for an image over its pixel limit (named by the ``serve`` flag that sets it)."""
+    """The server's own words for an image over its pixel limit (named by the ``serve`` flag that sets it): the
+    image's pixel count, stated like the limit ("49,000,000 pixels"), then its width x height when known."""
     if width is not None and height is not None:
-        size = f"{width}x{height} = {width * height:,} pixels"
-    else:
-        size = f"{pixels:,} pixels" if pixels else "too many pixels"
-    return (f"image is too large: {size} (read from its header), over this server's limit of {max_pixels:,} pixels "
-            f"({max_pixels / 1e6:g} megapixels; set with chromatize serve --max-megapixels)")
+        pixels = width * height
+    size = f"{pixels:,} pixels" if pixels else "too many pixels"
+    shape = f" ({width}x{height})" if width is not None and height is not None else ""
+    return (f"image is too large: {size}{shape}, read from its header, over this server's limit of {max_pixels:,} "
+            f"pixels ({max_pixels / 1e6:g} megapixels; set with chromatize serve --max-megapixels)")
 
 
 def decode_upload(data: bytes, *, max_pixels: int) -> LoadedImage:

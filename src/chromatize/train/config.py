@@ -3,13 +3,15 @@
 Every option has a default; a recipe only names what it changes. Unknown keys are errors (a typo must not
 silently train the wrong thing). Override values are parsed as YAML and converted to the field's type,
 so ``--set lr=3e-4``, ``--set augment.hflip=false``, ``--set freeze=[encoder]`` and
-``--set model.args.width=32`` all work.
+``--set model.args.width=32`` all work. Booleans are only ``true`` / ``false`` (YAML 1.2): ``off``, ``no``,
+``on`` and ``yes`` stay text (``amp: off``), and a ``--set`` value for a text field is the text written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +23,43 @@ from chromatize.data.augment import AugmentConfig
 from chromatize.data.hints import HintSimConfig
 from chromatize.train.selection import SELECTION_METRICS
 from chromatize.train.step import AMP_DTYPES, LR_SCALINGS
+
+
+class _ConfigLoader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans: only true / false (any case); YAML 1.1 also reads
+    off, no, on, yes, y, n as booleans, which turns ``amp: off`` into ``False``."""
+
+
+_BOOL = "tag:yaml.org,2002:bool"
+_ConfigLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != _BOOL]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+_ConfigLoader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def read_yaml(text: str) -> Any:
+    """Parse config YAML (safe, with YAML 1.2 booleans: see :class:`_ConfigLoader`)."""
+    return yaml.load(text, Loader=_ConfigLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+@dataclass(frozen=True)
+class _Override:
+    """A ``--set`` value: parsed, and as written (what a text field takes)."""
+
+    value: Any
+    text: str
+
+
+def _plain(value: Any) -> Any:
+    """``value`` with every :class:`_Override` inside replaced by its parsed value."""
+    if isinstance(value, _Override):
+        return value.value
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    return value
 
 
 @dataclass
@@ -181,6 +220,8 @@ class TrainConfig:
 
 def _convert(value: Any, tp: Any, key: str) -> Any:
     """``value`` (from YAML) as type ``tp``; nested dataclasses from dicts; clear error otherwise."""
+    if isinstance(value, _Override):
+        value = value.text if tp is str else value.value
     origin = typing.get_origin(tp)
     if dataclasses.is_dataclass(tp):
         if not isinstance(value, dict):
@@ -193,7 +234,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
     if origin is dict:
         if not isinstance(value, dict):
             raise ValueError(f"{key} must be a mapping, got {value!r}")
-        return dict(value)
+        return _plain(dict(value))
     if tp is bool:
         if isinstance(value, bool):
             return value
@@ -211,7 +252,7 @@ def _convert(value: Any, tp: Any, key: str) -> Any:
         return tp(value)
     if tp is str:
         return "" if value is None else str(value)
-    return value
+    return _plain(value)
 
 
 def _from_dict(cls: type, data: dict, prefix: str = "") -> Any:
@@ -248,7 +289,7 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
         key, sep, raw = item.partition("=")
         if not sep or not key.strip():
             raise ValueError(f"override {item!r} must look like key=value (e.g. optim.lr=3e-4)")
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = _Override(read_yaml(raw), raw.strip()) if raw.strip() else ""
         parts = key.strip().split(".")
         node = data
         for part in parts[:-1]:
@@ -269,7 +310,7 @@ def load_config(path: str | os.PathLike | None = None, overrides: list[str] | No
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"no config file at {path}")
-        data = yaml.safe_load(path.read_text()) or {}
+        data = read_yaml(path.read_text()) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a config must be a YAML mapping")
     return config_from_dict(apply_overrides(data, overrides or []))

@@ -66,7 +66,7 @@ def plot_losses(run_dir: Path, history: list[dict]) -> None:
     ax.set_ylabel("loss")
     ax.set_title(run_dir.name)
     ax.grid(alpha=0.3)
-    ax.legend()
+    ax.legend(loc="upper right")  # "best" searches every point: slow (and warned about) on long runs
     fig.tight_layout()
     with atomic_path(run_dir / "loss_curve.png") as tmp:
         fig.savefig(tmp)

@@ -554,6 +554,15 @@ def _resume_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
     return config_from_dict(apply_overrides(saved, overrides))
 
 
+def _refuse_going_back(trainer: "Trainer", cfg: TrainConfig, path: Path) -> None:
+    """ValueError when a resumed run is already past the epochs (or max_steps) now asked for: nothing would train."""
+    if trainer.step <= trainer.total_steps:
+        return
+    asked = f"max_steps={cfg.max_steps}" if cfg.max_steps > 0 else f"epochs={cfg.epochs}"
+    raise ValueError(f"the run in {path} is already at epoch {trainer.epoch} (step {trainer.step}), past the requested "
+                     f"{asked}: nothing to train; to train on, ask for more (e.g. --set epochs={trainer.epoch + 1})")
+
+
 def train(
     config: TrainConfig | str | os.PathLike | None = None,
     *,
@@ -586,14 +595,16 @@ def train(
         if path is None:
             path = ranks.broadcast(rundir.new_run_dir(cfg.run_name) if ranks.main else None)
         trainer.run_dir = path
+        resuming = resume is not None and (path / "last.pt").exists()
+        if resuming:  # before config.yaml is rewritten: a refused resume changes nothing
+            trainer.load(path / "last.pt")
+            _refuse_going_back(trainer, cfg, path)
         if ranks.main:
             path.mkdir(parents=True, exist_ok=True)
             rundir.remove_partial_files(path)
             atomic_write_text(path / "config.yaml", dump_config(cfg))
         trainer._info(trainer.describe())  # the run's first line
-        if resume is not None and (path / "last.pt").exists():
-            trainer.load(path / "last.pt")
-        else:
+        if not resuming:
             if resume is not None and ranks.main:
                 log.warning(f"{path} has no last.pt yet; starting it from step 0")
             if cfg.init_from:
