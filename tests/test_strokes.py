@@ -42,6 +42,7 @@ def test_strokes_and_dots_parse_from_json_and_round_trip(tmp_path):
     ({"points": "1,2", "color": "red"}, "list of \\[x, y\\] pairs"),
     ({"points": {"x": 1}, "color": "red"}, "list of \\[x, y\\] pairs"),
     ({"points": [[1, 2]], "color": "nope"}, "unknown colour"),
+    ({"points": [[1, 2]], "color": "rgb(300, 0, 0)"}, "outside 0-255"),  # once painted as #12c0000
     ({"points": [[1, 2]], "color": "red", "radius": -1}, "radius"),
     ({"points": [[1, 2]]}, "hint 2 .*must have"),
     ({"points": [[1, 2]], "color": "red", "x": 1}, "hint 2 .*must have"),
@@ -148,3 +149,10 @@ def test_cli_reads_strokes_from_a_hints_file(tmp_path, hint_model, capsys):  # n
     err = capsys.readouterr().err.strip()
     assert "hint 1 (stroke) point 2 at (30, 3) is outside the 24x16 photo" in err and "\n" not in err
     assert not (tmp_path / "bad.png").exists()
+
+
+def test_a_hint_in_the_last_pixel_paints_it_even_with_no_radius():
+    # x = 99.7 is inside a 100-pixel-wide photo, but its centre once rounded to column 100: nothing painted
+    for hint in (Hint(99.7, 79.6, "red", radius=0), Stroke([(99.7, 79.6), (99.9, 79.9)], "red", radius=0)):
+        t = hint_tensor([hint], (80, 100), (80, 100))
+        assert t[0, 2, 79, 99] == 1 and t[0, 2].sum() == 1

@@ -71,6 +71,8 @@ def parse_color(value: Any) -> tuple[int, int, int]:
             rgb = ImageColor.getrgb(value.strip())
         except ValueError:
             raise HintError(f"unknown colour {_show(value)} (use #rrggbb, a CSS colour name or r,g,b)") from None
+        if not all(0 <= c <= 255 for c in rgb[:3]):  # Pillow reads rgb(300, 0, 0) as it is
+            raise HintError(f"colour {_show(value)} has a component outside 0-255")
         return tuple(int(c) for c in rgb[:3])
     if isinstance(value, (list, tuple)) and len(value) == 3 and all(
         isinstance(c, int) and not isinstance(c, bool) and 0 <= c <= 255 for c in value
@@ -262,13 +264,17 @@ def hint_tensor(hints: Sequence["Hint | Stroke"], image_size: tuple[int, int], r
     if not hints:
         return torch.zeros(1, 3, h, w, device=device)
     sy, sx = h / H, w / W
+    # Pixel centres at the render size, kept on its pixels: a hint at x = 99.7 of a 100-pixel-wide photo
+    # would round to column 100 and, with a small radius, paint nothing.
+    row = lambda y: min(max((y + 0.5) * sy - 0.5, 0.0), h - 1.0)  # noqa: E731
+    col = lambda x: min(max((x + 0.5) * sx - 0.5, 0.0), w - 1.0)  # noqa: E731
     shapes = []
     for hint in hints:
         r = DEFAULT_RENDER_RADIUS if hint.radius is None else min(hint.radius * min(sy, sx), h + w)
         if isinstance(hint, Stroke):
-            shapes.append(([(y + 0.5) * sy - 0.5 for _, y in hint.points], [(x + 0.5) * sx - 0.5 for x, _ in hint.points], r))
+            shapes.append(([row(y) for _, y in hint.points], [col(x) for x, _ in hint.points], r))
         else:
-            shapes.append(((hint.y + 0.5) * sy - 0.5, (hint.x + 0.5) * sx - 0.5, r))
+            shapes.append((row(hint.y), col(hint.x), r))
     return paint_hints((h, w), shapes, color_ab([hint.color for hint in hints]), device)
 
 
