@@ -165,7 +165,6 @@ window.chromatizeHints = ({ $, state, setStatus, colorize, scheduleColorize, set
       const { x, y } = paint.start.p;
       state.hints.push({ points: [[x, y]], color: colorAt(x, y) });
       paint.index = state.hints.length - 1;
-      state.selected = paint.index;
       selectHint(paint.index);
     }
     if (!force && !far(paint.last, STROKE_STEP_PX)) return;
