@@ -115,3 +115,75 @@ def test_click_a_hint_pick_its_colour_drag_remove_save_and_load(server_url, tmp_
         finally:
             browser.close()
     assert not errors, f"errors in the page: {errors}"
+
+
+def test_drag_paints_a_stroke_that_is_sent_saved_recoloured_removed_and_loaded(server_url, tmp_path, monkeypatch):
+    import chromatize.hints
+
+    sent = []  # the hints fields the server received (the endpoint imports hints_from_json at each call)
+    parse = chromatize.hints.hints_from_json
+    monkeypatch.setattr(chromatize.hints, "hints_from_json", lambda text: sent.append(json.loads(text)) or parse(text))
+    photo = two_tone(160, 80)  # left half light, right half dark
+    photo.save(tmp_path / "two.png")
+    errors = []
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(accept_downloads=True, viewport={"width": 1100, "height": 900})
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.goto(server_url + "/")
+            page.wait_for_selector('body[data-ready="1"]', state="attached", timeout=TIMEOUT_MS)
+            page.set_input_files("#file", str(tmp_path / "two.png"))
+            wait_for_render(page, 1)
+            before = _bytes(download(page, tmp_path / "before.png"))  # the plain model's tint
+
+            page.check("#hint-mode")
+            box = page.locator("#compare").bounding_box()
+            at = lambda fx, fy: (box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)  # noqa: E731
+            page.mouse.move(*at(0.1, 0.3))
+            page.mouse.down()
+            page.mouse.move(*at(0.4, 0.3), steps=12)  # along the top of the light region, then down
+            page.mouse.move(*at(0.4, 0.7), steps=8)
+            page.mouse.up()
+            page.wait_for_selector('body[data-hints="1"][data-strokes="1"]', state="attached", timeout=TIMEOUT_MS)
+            assert page.locator(".marker").count() == 0 and page.locator("polyline.stroke-line").count() == 1
+            wait_for_render(page, 2)
+            assert len(sent) == 1 and len(sent[0]) == 1 and len(sent[0][0]["points"]) >= 5  # sent as points
+
+            page.fill("#hint-color", "#1f3a93")  # the new stroke is selected: recolour it navy
+            wait_for_render(page, 3)
+            assert page.get_attribute("polyline.stroke-line", "stroke") == "#1f3a93"
+            navy = _bytes(download(page, tmp_path / "navy.png"))
+            for x, y in [(17, 24), (40, 24), (63, 24), (63, 40), (63, 55)]:  # along the stroke: navy now
+                assert ab_at(navy, x, y)[1] < -0.2 and (ab_at(navy, x, y) - ab_at(before, x, y)).abs().max() > 0.2, (x, y)
+            assert ab_at(navy, 140, 40).abs().max() < 0.05, "the region across the edge is not"
+            page.screenshot(path=str(ARTIFACTS / "browser-strokes.png"), full_page=True)
+
+            with page.expect_download(timeout=TIMEOUT_MS) as info:
+                page.click("#hints-save")
+            info.value.save_as(tmp_path / "saved.json")
+            saved = json.loads((tmp_path / "saved.json").read_text())
+            assert len(saved) == 1 and saved[0]["color"] == "#1f3a93" and saved[0]["points"] == sent[-1][0]["points"]
+            (x0, y0), (x1, y1) = saved[0]["points"][0], saved[0]["points"][-1]
+            assert abs(x0 - 16) <= 2 and abs(y0 - 24) <= 2 and abs(x1 - 64) <= 2 and abs(y1 - 56) <= 2
+
+            page.mouse.click(*at(0.8, 0.5))  # a click still places a dot
+            page.wait_for_selector('body[data-hints="2"][data-strokes="1"]', state="attached", timeout=TIMEOUT_MS)
+            wait_for_render(page, 4)
+            page.click("#hint-list li.stroke")  # select the stroke from the list and remove it
+            assert page.locator("#hint-color").input_value() == "#1f3a93"
+            assert page.get_attribute("polyline.stroke-edge", "class") == "stroke-edge selected"
+            page.click("#hint-remove")
+            page.wait_for_selector('body[data-hints="1"][data-strokes="0"]', state="attached", timeout=TIMEOUT_MS)
+            wait_for_render(page, 5)
+
+            (tmp_path / "load.json").write_text(json.dumps([{"points": [[100, 10], [150, 70]], "color": "#c00000"}]))
+            page.set_input_files("#hints-load", str(tmp_path / "load.json"))
+            page.wait_for_selector('body[data-hints="1"][data-strokes="1"]', state="attached", timeout=TIMEOUT_MS)
+            wait_for_render(page, 6)
+            red = _bytes(download(page, tmp_path / "red.png"))
+            assert ab_at(red, 125, 40)[0] > 0.2 and ab_at(red, 30, 40).abs().max() < 0.05
+        finally:
+            browser.close()
+    assert not errors, f"errors in the page: {errors}"

@@ -5,7 +5,8 @@ a time bound and with bounded memory. CI runs a bounded number of examples per t
 
     CHROMATIZE_FUZZ_EXAMPLES=2000 PYTHONPATH=src python -m pytest -q tests/test_fuzz.py --hypothesis-show-statistics
 
-(figures in docs/RELIABILITY.md). Hints, reference photos and video do not exist yet and are not fuzzed here.
+(figures in docs/RELIABILITY.md). Colour hints and reference uploads are fuzzed in tests/test_fuzz_hints.py,
+video in tests/test_video_fuzz.py.
 """
 
 from __future__ import annotations

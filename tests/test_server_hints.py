@@ -61,10 +61,21 @@ def test_hints_field_colours_the_photo_and_picks_the_hints_model(client):
     ('{"x": 1}', "JSON list"),
     ('[{"x": 1, "y": 2, "color": "blurple"}]', "hint 1"),
     ('[{"x": 100, "y": 2, "color": "red"}]', "outside the 64x32 photo"),
+    ('[{"points": [[1, 2], [64, 2]], "color": "red"}]', "hint 1 (stroke) point 2 at (64, 2) is outside the 64x32 photo"),
+    ('[{"points": [[1, 2], [3, "a"]], "color": "red"}]', "hint 1 (stroke)"),
+    (json.dumps([{"points": [[1, 1]] * 1001, "color": "red"}]), "1 to 1000 points"),
+    (json.dumps([{"points": [[1, 1], [60, 30]] * 300, "color": "red"}]), "strokes are too long"),
 ])
 def test_bad_hints_get_a_422_with_a_json_detail(client, hints, words):
     r = post(client, hints)
     assert r.status_code == 422 and words in r.json()["detail"]
+
+
+def test_a_stroke_in_the_hints_field_colours_along_its_line(client):
+    r = post(client, json.dumps([{"points": [[2, 4], [12, 28]], "color": "#1f3a93", "radius": 1}]))
+    assert r.status_code == 200, r.text
+    assert all(ab_at(r.content, x, y)[1] < -0.2 for x, y in [(2, 4), (7, 16), (12, 28)])  # navy along the stroke
+    assert ab_at(r.content, 50, 16).abs().max() < 0.05  # not across the edge
 
 
 def test_hints_for_a_model_that_takes_none_are_refused(client):

@@ -26,7 +26,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOR",
                    help="a colour hint at pixel X,Y of the photo (from its top-left corner), COLOR as #rrggbb or a "
                         "CSS name, optionally ,RADIUS in pixels; repeatable: --hint 120,340,#1f3a93 --hint 40,40,red")
-    p.add_argument("--hints", metavar="FILE", help='hints from a JSON file: [{"x": 120, "y": 340, "color": "#1f3a93"}, ...]')
+    p.add_argument("--hints", metavar="FILE",
+                   help='hints from a JSON file: dots {"x": 120, "y": 340, "color": "#1f3a93"} and strokes {"points": '
+                        '[[10, 20], [60, 25], ...], "color": "red"} (a line of hints), each with an optional "radius", in a list')
     p.add_argument("--reference", metavar="FILE",
                    help="a colour photo of the same or a similar scene: its colours become hints where the scenes match")
     p.add_argument("--render-size", type=int, default=None, metavar="N",

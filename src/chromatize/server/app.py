@@ -30,7 +30,7 @@ ERRORS = {
     413: "upload over the byte limit, or image over the pixel limit",
     415: "not an accepted image type",
     422: "invalid parameter (unknown model, render_size or saturation out of range, unknown format, malformed hints, "
-         "a hint outside the photo, hints for a model that takes none)",
+         "a hint or stroke point outside the photo, too many hints or points, hints for a model that takes none)",
     503: "all workers busy and the queue full; retry later",
 }
 
@@ -118,8 +118,9 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
         saturation: Annotated[float, Form(description=f"0 gray, 1 as predicted, >1 more vivid; a number from 0 to "
                                                       f"{config.max_saturation:g}")] = 1.0,
         format: Annotated[Literal["png", "jpeg"], Form(description="output format (jpeg drops alpha)")] = "png",
-        hints: Annotated[str | None, Form(description='colour hints as JSON: [{"x": 120, "y": 340, "color": "#1f3a93"}] '
-                                                     "(x, y in the photo's pixels; optional radius)")] = None,
+        hints: Annotated[str | None, Form(description='colour hints as JSON: [{"x": 120, "y": 340, "color": "#1f3a93"}, '
+                                                     '{"points": [[10, 20], [60, 25]], "color": "red"}] (dots and strokes, '
+                                                     "x, y in the photo's pixels; optional radius)")] = None,
         reference: Annotated[UploadFile | None, File(description="a colour photo of a similar scene (its colours become hints)")] = None,
     ) -> Response:
         from chromatize.hints import HintError, hints_from_json
