@@ -8,7 +8,8 @@ units of the hint. Photos are centre-cropped to 256 px as ``chromatize evaluate`
     PYTHONPATH=src python benchmarks/hints_leak.py --model hints [--data data/corpus/val] [--limit N]
         [--sheet leak.jpg] [--json leak.json]
 
-``--sheet`` writes a contact sheet (gray / no hint / one click, the region outlined) of the first clicks.
+The cover *ceiling* is what a perfect fill reaches: a dark or bright region cannot show a strong chroma at its
+own luminance, which every result keeps. ``--sheet`` writes a contact sheet (gray / no hint / one click, the region outlined) of the first clicks.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def outline(rgb: np.ndarray, mask: np.ndarray, x: int, y: int) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     from chromatize.evaluate.data import gray_input, list_images, load_original
-    from chromatize.evaluate.leak import clicks, leak_and_cover, summarize
+    from chromatize.evaluate.leak import ceiling, clicks, leak_and_cover, summarize
     from chromatize.hints import Hint
     from chromatize.inference.pipeline import Colorizer
 
@@ -67,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         before = colorizer.colorize_array(gray8) / 255.0
         for click in clicks(original):
             after = colorizer.colorize_array(gray8, hints=[Hint(click.x, click.y, click.rgb)]) / 255.0
-            rows.append({"file": rel, "x": click.x, "y": click.y, **leak_and_cover(click, before, after)})
+            rows.append({"file": rel, "x": click.x, "y": click.y, **leak_and_cover(click, before, after),
+                         "ceiling": ceiling(click, gray8 / 255.0)})
             if len(sheet) < args.sheet_rows and len(sheet) < (i + 1) * 2:
                 sheet.append((outline(gray8 / 255.0, click.mask, click.x, click.y), before,
                               outline(after, click.mask, click.x, click.y), original))
@@ -75,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarize(rows)
     print(f"model {args.model}: leak {summary['leak']:.3f} (of means {summary['leak_of_means']:.3f}), "
           f"cover {100 * summary['cover']:.1f} %, |Δab| inside {summary['inside']:.1f} outside "
-          f"{summary['outside']:.1f}, {summary['clicks']} clicks")
+          f"{summary['outside']:.1f}, {summary['clicks']} clicks; cover ceiling (the region filled with the hint, "
+          f"at the photo's luminance) {100 * summary['ceiling']:.1f} %")
     if args.sheet and sheet:
         contact_sheet(sheet, args.sheet)
     if args.json:

@@ -100,10 +100,27 @@ def leak_and_cover(click: Click, before: np.ndarray, after: np.ndarray) -> dict[
     return {"leak": outside / max(inside, 1e-6), "cover": cover, "inside": inside, "outside": outside}
 
 
+def ceiling(click: Click, gray: np.ndarray) -> float:
+    """The best cover any colorizer that keeps the photo's luminance can reach for ``click``: the share of the
+    region whose pixels can show the hint's ab at their own L in sRGB (the gamut; a dark or bright region
+    cannot hold a strong chroma), measured like :func:`leak_and_cover` on the region filled with the hint's ab.
+    ``gray``: the gray photo, sRGB ``[H,W,3]``."""
+    import torch
+
+    from chromatize.color import AB_SCALE, l_ab_to_srgb8_keep_l, rgb_to_l_ab
+
+    L, _ = rgb_to_l_ab(torch.from_numpy(np.ascontiguousarray(gray, dtype=np.float32)).permute(2, 0, 1)[None])
+    ab = torch.zeros(1, 2, *click.mask.shape)
+    ab[0, :, torch.from_numpy(click.mask)] = torch.tensor(click.ab / AB_SCALE, dtype=torch.float32)[:, None]
+    filled = l_ab_to_srgb8_keep_l(L, ab)[0].permute(1, 2, 0).numpy() / 255.0
+    return float((np.linalg.norm(lab(filled)[click.mask][:, 1:] - click.ab, axis=-1) <= COVER_TOLERANCE).mean())
+
+
 def summarize(rows: list[dict[str, float]]) -> dict[str, float]:
     """Per-click rows -> the means (``leak`` the mean of the per-click ratios; ``leak_of_means`` mean outside
     over mean inside), and the number of clicks."""
     if not rows:
         return {"clicks": 0}
-    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("leak", "cover", "inside", "outside")}
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("leak", "cover", "inside", "outside") + (
+        ("ceiling",) if all("ceiling" in r for r in rows) else ())}
     return mean | {"leak_of_means": mean["outside"] / max(mean["inside"], 1e-6), "clicks": len(rows)}
