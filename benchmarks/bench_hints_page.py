@@ -4,7 +4,8 @@ Each hint change on the page is one ``POST /api/colorize`` with the photo and it
 network run at the render size, only compositing is at full size. Timed through the real FastAPI app (Starlette's
 TestClient, no network) with the shipped ``hints`` model, after one warm-up request:
 
-- ``io floor``: decode the photo and encode the result as the server does (Pillow), the cost of any request;
+- ``io floor``: decode the photo and encode the result as the server does (``encode_image``), the cost of any
+  request;
 - ``no hints``, ``1 hint``, ``10 hints``, ``a stroke``: the whole request.
 
     PYTHONPATH=src nice -n 10 python benchmarks/bench_hints_page.py [--megapixels 12] [--format jpeg] [--repeat 3]
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from PIL import Image
 
     from chromatize.server import ServerConfig, create_app
+    from chromatize.server.uploads import encode_image
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--megapixels", type=float, default=12.0)
@@ -61,11 +63,10 @@ def main(argv: list[str] | None = None) -> int:
     height = int(round(width * 2 / 3))
     data = photo_jpeg(width, height)
 
-    def io_floor():
+    def io_floor():  # decode the upload, encode an output of its size as the server does
         image = Image.open(io.BytesIO(data))
         image.load()
-        out = io.BytesIO()
-        image.convert("RGB").save(out, "JPEG" if args.format == "jpeg" else "PNG", quality=90)
+        encode_image(image.convert("RGB"), args.format)
 
     cases = {
         "no hints": [],
