@@ -31,6 +31,14 @@ def colour_regions(rgb: np.ndarray) -> np.ndarray:
     return felzenszwalb(rgb, **SEGMENTATION)
 
 
+def interior_depth(mask: np.ndarray) -> np.ndarray:
+    """``mask`` bool ``[H,W]`` -> each pixel's distance to the nearest pixel outside the region, the photo's
+    border counting as outside (float ``[H,W]``; its maximum is the region's most interior point)."""
+    from scipy.ndimage import distance_transform_edt
+
+    return distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+
+
 def new_colour(mean_ab: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A colour (ab units) for a region whose mean ab is ``mean_ab``: half the time its opposite hue (the click
     protocol's contrasting colour), else a random hue; chroma 25-80, at least 45 for the opposite hue."""
@@ -53,8 +61,6 @@ def recolour_batch(
     photo each, with ``hints_per_region`` (min, max) hint points at random pixels of the region (its most
     interior pixel first, where people click).
     """
-    from scipy.ndimage import distance_transform_edt
-
     B, _, H, W = ab.shape
     out = ab.clone()
     points: list[list[tuple[int, int]]] = [[] for _ in range(B)]
@@ -75,7 +81,7 @@ def recolour_batch(
             mean = out[b, :, mask_t].mean(dim=1) * AB_SCALE
             target = torch.as_tensor(new_colour(mean.cpu().numpy(), rng), dtype=ab.dtype, device=ab.device)
             out[b, :, mask_t] = (out[b, :, mask_t] + ((target - mean) / AB_SCALE)[:, None]).clamp(-1.0, 1.0)
-            depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+            depth = interior_depth(mask)
             ys, xs = np.nonzero(depth >= min(2.0, depth.max()))
             n = int(rng.integers(hints_per_region[0], hints_per_region[1] + 1))
             y0, x0 = np.unravel_index(int(np.argmax(depth)), depth.shape)

@@ -65,8 +65,9 @@ def contrasting_color(ab_mean: np.ndarray) -> tuple[tuple[int, int, int], np.nda
 
 def clicks(original: np.ndarray) -> list[Click]:
     """The protocol's clicks on a colour ``original``: one per region of 3-35 % of the photo, largest first."""
-    from scipy.ndimage import distance_transform_edt
     from skimage.segmentation import felzenszwalb
+
+    from chromatize.data.recolour import interior_depth
 
     labels = felzenszwalb(original, **SEGMENTATION)
     ab = lab(original)[..., 1:]
@@ -78,7 +79,7 @@ def clicks(original: np.ndarray) -> list[Click]:
         share = mask.sum() / area
         if not REGION_SHARE[0] <= share <= REGION_SHARE[1]:
             continue
-        depth = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+        depth = interior_depth(mask)
         y, x = np.unravel_index(int(np.argmax(depth)), depth.shape)
         rgb, hint_ab = contrasting_color(ab[mask].mean(0))
         out.append(Click(mask, int(x), int(y), rgb, hint_ab))

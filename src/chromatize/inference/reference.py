@@ -174,8 +174,8 @@ def align_reference(L_small: torch.Tensor, ref_L: torch.Tensor, ref_ab: torch.Te
                                           upsample_factor=10, normalization=None)
     if np.hypot(*shift) <= 4.0:  # refine: the transform followed by that (sub-pixel) shift
         model = model + SimilarityTransform(translation=(shift[1], shift[0]))
-        warped_L, inside = _warp(ref_L, model, h, w)
-    warped_ab, _ = _warp(ref_ab, model, h, w)
+    warped, inside = _warp(torch.cat([ref_L, ref_ab], dim=1), model, h, w)  # L and ab in one pass
+    warped_L, warped_ab = warped[:, :1], warped[:, 1:]
     # Compared smoothed: the two prints differ in sharpness (resampling), not in what they show.
     smooth = lambda x: F.avg_pool2d(x, 5, stride=1, padding=2, count_include_pad=False)  # noqa: E731
     agree = ((smooth(warped_L) - smooth(L_small)).abs() * 50.0 <= ALIGNED_L_TOLERANCE) & inside

@@ -8,7 +8,6 @@ import torch
 from torch import nn
 
 from chromatize.models.hints import decoder_guides
-
 from chromatize.registry import TARGETS
 
 
