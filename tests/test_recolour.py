@@ -1,6 +1,7 @@
 """Recolour augmentation: a region gets another colour and hints inside it; nothing else moves."""
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,3 +107,20 @@ def test_recoloured_pixels_weigh_more_in_the_loss():
     weights = torch.ones_like(residual)
     weights[..., 16:48, 16:48] = 3.0
     assert seen["loss"] == pytest.approx(float((weights * residual).mean()), rel=1e-4)
+
+
+@pytest.mark.parametrize("bad", [{"recolour": 1.5}, {"recolour_alone": -0.1}, {"recolour_regions": 0},
+                                 {"recolour_share": (0.5, 0.2)}, {"recolour_share": (0.1,)}, {"recolour_hints": (0, 2)},
+                                 {"recolour_hints": (3, 1)}, {"recolour_weight": 0.0}])
+def test_bad_recolour_settings_are_refused(bad):
+    with pytest.raises(ValueError, match="hints.recolour"):
+        HintSimConfig(**bad)
+
+
+def test_a_bad_recolour_setting_is_one_line_from_the_command_line(tmp_path, capsys):
+    from chromatize.cli import main
+
+    recipe = Path(__file__).resolve().parents[1] / "configs" / "hints_recolour.yaml"
+    code = main(["train", str(recipe), "--run-dir", str(tmp_path / "run"), "--set", "hints.recolour=2"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "hints.recolour" in err and not (tmp_path / "run").exists()
