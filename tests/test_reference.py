@@ -81,3 +81,35 @@ def test_reinhard_transfer_matches_mean_and_spread():
     out = reinhard_transfer(ab, ref)
     assert torch.allclose(out.mean((2, 3)), ref.mean((2, 3)), atol=1e-5)
     assert torch.allclose(out.std((2, 3)), ref.std((2, 3)), atol=1e-4)
+
+
+def test_an_onnx_hint_colorizer_matches_references_with_its_checkpoints_encoder(monkeypatch):
+    pytest.importorskip("onnxruntime")
+    import chromatize.models.mobilenet as mobilenet
+    from chromatize.inference.pipeline import Colorizer
+
+    def no_package(*args, **kwargs):  # a plain install: no ImageNet weights package
+        raise ModuleNotFoundError("no ImageNet weights package here")
+
+    monkeypatch.setattr(mobilenet, "imagenet_weights_path", no_package)
+    colorizer = Colorizer.from_pretrained("hints", backend="onnx")
+    encoder = colorizer.reference_encoder()
+    assert encoder is colorizer.reference_encoder()  # built once
+    shipped = Colorizer.from_pretrained("hints", backend="torch").model.encoder.state_dict()
+    assert all(torch.equal(v, shipped[k]) for k, v in encoder.state_dict().items())
+    gray = (np.asarray(data.camera())[..., None].repeat(3, 2)).astype(np.uint8)
+    assert colorizer.colorize_array(gray, reference=data.astronaut()).shape == gray.shape
+
+
+def test_a_colorizer_without_an_encoder_or_the_package_refuses_a_reference_in_one_line(monkeypatch):
+    import chromatize.models.mobilenet as mobilenet
+    from chromatize.inference.pipeline import Colorizer
+    from chromatize.registry import create_model
+
+    def no_package(*args, **kwargs):
+        raise ModuleNotFoundError("no ImageNet weights package here")
+
+    monkeypatch.setattr(mobilenet, "imagenet_weights_path", no_package)
+    colorizer = Colorizer(create_model("unet_hints", base=4, levels=3), render_size=32)
+    with pytest.raises(ValueError, match="ImageNet MobileNetV2 features, which model 'unet_hints' cannot give here"):
+        colorizer.colorize_array(np.zeros((32, 32, 3), np.uint8), reference=np.ones((32, 32, 3), np.float32))

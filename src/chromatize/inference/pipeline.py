@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -48,8 +49,11 @@ class Colorizer:
         chroma_gain: float | None = None,
         border: int | None = None,
         flip: bool | None = None,
+        weights: str | os.PathLike | None = None,
     ):
-        """``model``: a registered colorizer network, or an :class:`chromatize.inference.onnx.OnnxNetwork`.
+        """``model``: a registered colorizer network, or an :class:`chromatize.inference.onnx.OnnxNetwork`;
+        ``weights``: the checkpoint it was made from, when known (an ONNX network's encoder is read from it to
+        match reference photos).
         ``render_size``, ``chroma_gain`` and ``border`` default to what its weights file says
         (:class:`chromatize.checkpoint.Readout`): ``chroma_gain`` is the factor on the predicted chroma that
         ``saturation=1`` means; ``border`` the pixels of mirrored context the network sees around the photo;
@@ -63,6 +67,8 @@ class Colorizer:
         self.readout = base.with_changes(render_size=render_size, border=border, chroma_gain=chroma_gain, flip=flip)
         self.device = resolve_device(device)
         self.model = model.to(self.device).eval()
+        self.weights = weights
+        self._reference_encoder: nn.Module | None = None  # built on first use (immutable once built)
         self.render_shape(1, 1)  # refuses a render size out of range now, not at the first photo
 
     @property
@@ -100,8 +106,8 @@ class Colorizer:
             faster = path.suffix == ".onnx" or (device.type == "cpu" and onnx.onnx_available())
             backend = "onnx" if faster else "torch"
         if backend == "onnx":
-            return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, **kwargs)
-        return cls(load_model(path), device=device, **kwargs)
+            return cls(onnx.OnnxNetwork(onnx.cached_onnx(path), device), device=device, weights=path, **kwargs)
+        return cls(load_model(path), device=device, weights=path, **kwargs)
 
     # ------------------------------------------------------------------ the tensor core
 
@@ -196,13 +202,26 @@ class Colorizer:
 
     def reference_encoder(self) -> nn.Module:
         """The ImageNet MobileNetV2 whose features match a photo to a reference: the network's own (frozen)
-        encoder when it has one, else one built from the ImageNet weights package."""
+        encoder when it has one (for an ONNX network, read from the checkpoint it was exported from), else one
+        built from the ImageNet weights package; built once. ``ValueError`` when there is none."""
+        if self._reference_encoder is None:
+            self._reference_encoder = self._find_reference_encoder().to(self.device).eval()
+        return self._reference_encoder
+
+    def _find_reference_encoder(self) -> nn.Module:
         from chromatize.models.mobilenet import MobileNetV2, mobilenet_encoder
 
-        encoder = getattr(unwrap_model(self.model), "encoder", None) if isinstance(self.model, nn.Module) else None
-        if not isinstance(encoder, MobileNetV2):
-            encoder = mobilenet_encoder(pretrained=True)
-        return encoder.to(self.device).eval()
+        network = self.model
+        if not isinstance(network, nn.Module) and self.weights is not None and Path(self.weights).suffix != ".onnx":
+            network = load_model(self.weights)
+        encoder = getattr(unwrap_model(network), "encoder", None) if isinstance(network, nn.Module) else None
+        if isinstance(encoder, MobileNetV2):
+            return encoder
+        try:
+            return mobilenet_encoder(pretrained=True)
+        except (ModuleNotFoundError, FileNotFoundError) as e:
+            raise ValueError(f"a reference photo is matched with ImageNet MobileNetV2 features, which model "
+                             f"{self.info.name!r} cannot give here (no PyTorch checkpoint of it): {e}") from None
 
     # ------------------------------------------------------------------ NumPy / PIL adapters
 
