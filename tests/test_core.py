@@ -79,9 +79,9 @@ def test_a_batch_equals_its_images_one_by_one(rng):
 def test_tensor_core_keeps_shapes_and_returns_channels_last_uint8():
     c = Colorizer(tiny(), render_size=16)
     L = torch.rand(2, 1, 30, 21) * 2 - 1
-    ab = c.predict_chroma_tensor(L)
-    assert ab.shape == (2, 2, *c.render_shape(30, 21)) and ab.dtype == torch.float32
-    out = c.compose_tensor(L, ab, saturation=0.0)
+    ab = c.predict_ab(c.render_tensor(L, c.render_size))
+    assert ab.shape == (2, 2, *c.render_shape(30, 21, 16)) and ab.dtype == torch.float32
+    out = c.compose_tensor(L, ab, 0.0)
     assert out.shape == (2, 3, 30, 21) and out.dtype == torch.uint8
     assert out[1].permute(1, 2, 0).is_contiguous()
     assert (out.int().amax(1) - out.int().amin(1)).max() <= 1  # saturation 0: gray

@@ -184,7 +184,13 @@ from chromatize.server.uploads import UploadRejected, decode_upload  # noqa: E40
 class EchoColorizer:
     """Returns the upload's own pixels as 8-bit RGB: the HTTP path without the network's cost."""
 
-    def colorize_array(self, rgb, *, render_size=None, saturation=1.0):
+    def prepare(self, **overrides):  # the server resolves each request's settings first, as for a real one
+        from chromatize.checkpoint import Readout
+        from chromatize.inference.settings import resolve_settings
+
+        return resolve_settings(Readout(), model_name="fake", **overrides)
+
+    def colorize_array(self, rgb, settings):
         from chromatize.io import to_float32
 
         return (to_float32(rgb) * 255 + 0.5).astype(np.uint8)

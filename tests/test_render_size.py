@@ -31,4 +31,5 @@ def test_out_of_range_sizes_are_refused_alike_everywhere(tmp_path, capsys, size)
 
 def test_none_is_the_weights_own_size():
     colorizer = Colorizer(create_model("baseline", width=4), render_size=64)
-    assert colorizer.render_shape(100, 200) == colorizer.render_shape(100, 200, None) == (32, 64)
+    assert colorizer.prepare().render_size == colorizer.prepare(render_size=None).render_size == 64
+    assert colorizer.prepare(render_size=32).render_size == 32

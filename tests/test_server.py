@@ -254,7 +254,13 @@ class GatedColorizer:
     def __init__(self):
         self.gate = threading.Event()
 
-    def colorize_array(self, rgb, *, render_size=None, saturation=1.0):
+    def prepare(self, **overrides):  # the server resolves each request's settings first, as for a real one
+        from chromatize.checkpoint import Readout
+        from chromatize.inference.settings import resolve_settings
+
+        return resolve_settings(Readout(), model_name="gated", **overrides)
+
+    def colorize_array(self, rgb, settings):
         assert self.gate.wait(30), "test never opened the gate"
         return rgb
 

@@ -80,7 +80,7 @@ def test_a_stroke_in_the_hints_field_colours_along_its_line(client):
 
 def test_hints_for_a_model_that_takes_none_are_refused(client):
     r = post(client, json.dumps([{"x": 1, "y": 2, "color": "red"}]), model="plain")
-    assert r.status_code == 422 and "takes no hints" in r.json()["detail"]
+    assert r.status_code == 422 and "model 'plain' takes no colour hints" in r.json()["detail"]
 
 
 def test_reference_upload_is_decoded_and_damaged_ones_refused(client, monkeypatch):

@@ -42,12 +42,13 @@ _HEADER_ONLY = ("model_state", "training_state", "extra_models")
 MIN_RENDER_SIZE, MAX_RENDER_SIZE = 8, 2048
 
 
-def check_render_size(size: int) -> int:
-    """``size`` if it is a render size (a whole number from 8 to 2048), else ValueError. The one rule for
+def check_render_size(size: int, lowest: int = MIN_RENDER_SIZE, highest: int = MAX_RENDER_SIZE) -> int:
+    """``size`` if it is a render size (a whole number from ``lowest`` to ``highest``: 8 to 2048 unless a caller
+    narrows them, see :class:`chromatize.inference.settings.Limits`), else ValueError. The one rule for
     ``render_size`` / ``--render-size`` everywhere: leaving it out (None) means the weights' own; 0 is no size."""
-    if isinstance(size, bool) or not isinstance(size, int) or not MIN_RENDER_SIZE <= size <= MAX_RENDER_SIZE:
-        raise ValueError(f"render_size must be a whole number, at least {MIN_RENDER_SIZE} and at most "
-                         f"{MAX_RENDER_SIZE} (leave it out for the model's own), got {size!r}")
+    if isinstance(size, bool) or not isinstance(size, int) or not lowest <= size <= highest:
+        raise ValueError(f"render_size must be a whole number, at least {lowest} and at most "
+                         f"{highest} (leave it out for the model's own), got {size!r}")
     return size
 
 

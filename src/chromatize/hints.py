@@ -173,7 +173,8 @@ def _n_points(hint: "Hint | Stroke") -> int:
     return len(hint.points) if isinstance(hint, Stroke) else 1
 
 
-def _check_total(hints: Sequence["Hint | Stroke"]) -> None:
+def check_count(hints: Sequence["Hint | Stroke"]) -> None:
+    """HintError when there are more than :data:`MAX_HINTS` hints or :data:`MAX_POINTS` points in all."""
     if len(hints) > MAX_HINTS:
         raise HintError(f"at most {MAX_HINTS} hints are taken, got {len(hints)}")
     total = sum(map(_n_points, hints))
@@ -209,7 +210,7 @@ def hints_from_json(data: Any) -> list["Hint | Stroke"]:
                          else Hint(item["x"], item["y"], item["color"], item.get("radius")))
         except HintError as e:
             raise HintError(f"hint {i + 1}{kind} ({_show(item, 80)}): {e}") from None
-    _check_total(hints)
+    check_count(hints)
     return hints
 
 
@@ -230,7 +231,7 @@ def check_hints(hints: Iterable["Hint | Stroke"], width: int, height: int) -> li
     ``height`` photo, or saying there are too many hints or points, or too long strokes (:data:`MAX_HINTS`,
     :data:`MAX_POINTS`, :data:`MAX_STROKE_LENGTH`)."""
     hints = list(hints)
-    _check_total(hints)
+    check_count(hints)
     for i, h in enumerate(hints):
         if isinstance(h, Stroke):
             for j, (x, y) in enumerate(h.points):

@@ -75,35 +75,17 @@ def _auto_workers(args: argparse.Namespace) -> int:
 
 
 def _guidance(args: argparse.Namespace):
-    """``--hint``/``--hints`` (checked against the one photo's size) and ``--reference`` (read) -> (hints, rgb or None)."""
-    from pathlib import Path
-
-    from chromatize.hints import Hint, check_hints, load_hints
+    """``--hint``/``--hints`` (parsed; checked against the photo when it is read) and ``--reference`` (read)
+    -> (hints, rgb or None)."""
+    from chromatize.hints import Hint, load_hints
 
     hints = [Hint.parse(text) for text in args.hint] + (load_hints(args.hints) if args.hints else [])
-    if hints:
-        if len(args.inputs) != 1 or not Path(args.inputs[0]).is_file():
-            raise ValueError("--hint/--hints are positions in one photo: give exactly one input file")
-        check_hints(hints, *_upright_size(args.inputs[0]))
     reference = None
     if args.reference:
         from chromatize.io import load_image
 
         reference = load_image(args.reference, max_pixels=args.max_pixels).rgb
     return hints, reference
-
-
-def _upright_size(path: str) -> tuple[int, int]:
-    """(width, height) of a photo as it is shown (EXIF rotation applied), without decoding it."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-    except (OSError, UnidentifiedImageError) as e:
-        raise ValueError(f"cannot read {path}: {e}") from None
-    return (height, width) if rotated else (width, height)
 
 
 def _quality(text: str) -> int:

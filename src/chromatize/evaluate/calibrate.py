@@ -20,6 +20,7 @@ import numpy as np
 
 from chromatize import metrics
 from chromatize.evaluate.data import UnreadableImage, gray_input, load_original, sample_images
+from chromatize.evaluate.predictors import gray_scan
 
 #: Gains tried by default: 1.00, 1.05, ... 2.00.
 DEFAULT_GAINS = tuple(round(1.0 + 0.05 * i, 2) for i in range(21))
@@ -70,6 +71,7 @@ def calibrate_colorizer(
     if not gains or gains[0] < 0:
         raise ValueError("gains must be a non-empty list of values >= 0")
     files = sample_images(data, limit, seed)
+    settings = colorizer.prepare()
     cf_orig: list[float] = []
     cf_pred = np.zeros(len(gains))
     sq_err = np.zeros(len(gains))
@@ -79,8 +81,8 @@ def calibrate_colorizer(
             original = load_original(path, size)
         except UnreadableImage:
             continue
-        gray = gray_input(original)
-        ab = colorizer.predict_chroma(gray)
+        gray = gray_scan(gray_input(original))  # what evaluate and colorize give the model
+        ab = colorizer.predict_chroma(gray, settings)
         cf_orig.append(metrics.colorfulness(original))
         for i, gain in enumerate(gains):
             pred = colorizer.apply_chroma(gray, ab, saturation=gain).astype(np.float32) / 255.0

@@ -78,6 +78,26 @@ def run_directory_files(checkpoint: Path) -> dict[str, str]:
     }
 
 
+def gray_scan(gray: np.ndarray) -> np.ndarray:
+    """The gray input (sRGB ``float32 [H,W,3]`` in [0,1], channels equal) -> the 8-bit gray photo a user would
+    hand ``chromatize colorize``: ``uint8 [H,W,3]``, one channel seen three times, as
+    :func:`chromatize.io.load_image` reads a gray file. Models are evaluated on it, so ``evaluate`` and
+    ``colorize`` give the same pixels for the same photo."""
+    plane = np.round(np.clip(gray.mean(axis=2), 0.0, 1.0) * 255.0).astype(np.uint8)
+    return np.broadcast_to(plane[..., None], gray.shape)
+
+
+def colorizer_predict(colorizer, settings=None):
+    """``predict(gray)`` for a :class:`chromatize.Colorizer`: its colours for :func:`gray_scan` of the gray input,
+    sRGB ``float32 [H,W,3]``; ``settings`` the run's (:meth:`chromatize.Colorizer.prepare`; default its own)."""
+    settings = settings or colorizer.prepare()
+
+    def predict(gray: np.ndarray) -> np.ndarray:
+        return colorizer.colorize_array(gray_scan(gray), settings).astype(np.float32) / 255.0
+
+    return predict
+
+
 def model_predictor(name_or_path: str | os.PathLike, *, render_size: int | None = None, device: str = "cpu") -> Predictor:
     """A shipped weight name or a checkpoint path, run through :class:`chromatize.Colorizer` as ``colorize``
     runs it: at the weights' own render size unless ``render_size`` is given."""
@@ -89,21 +109,19 @@ def model_predictor(name_or_path: str | os.PathLike, *, render_size: int | None 
     if label in REFERENCE_NAMES:
         raise ValueError(f"{label!r} is a reference colorizer, always evaluated; name a model or checkpoint")
     path = resolve_weights(name_or_path)
-    colorizer = Colorizer.from_pretrained(path, render_size=render_size, device=device)
+    colorizer = Colorizer.from_pretrained(path, device=device)
+    settings = colorizer.prepare(render_size=render_size)  # checked before any photo
     header = weights_header(path) if path.suffix != ".onnx" else colorizer.model.header
     describe = {
         "weights": str(path),
         "arch": colorizer.info.to_dict(),
         "checkpoint_metrics": header.get("metrics", {}),
-        "render_size": colorizer.render_size,
+        "render_size": settings.render_size,
         "chroma_gain": colorizer.chroma_gain,
         "training_logs": run_directory_files(path),
     }
 
-    def predict(gray: np.ndarray) -> np.ndarray:
-        return colorizer.colorize_array(gray).astype(np.float32) / 255.0
-
-    return Predictor(label, "model", predict, describe, built_from(colorizer.info.to_dict()))
+    return Predictor(label, "model", colorizer_predict(colorizer, settings), describe, built_from(colorizer.info.to_dict()))
 
 
 def model_predictors(

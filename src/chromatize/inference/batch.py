@@ -165,13 +165,15 @@ def colorize_files(
         raise ValueError(f"workers must be at least 1, got {workers}")
     from tqdm import tqdm
 
-    from chromatize.inference.pipeline import Colorizer, default_model_name, gray_array
+    from chromatize.hints import HintError
+    from chromatize.inference.loading import default_model_name
+    from chromatize.inference.pipeline import Colorizer, gray_array
 
-    if not saturation >= 0:  # NaN too
-        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     pairs = plan_outputs(inputs, output, format=format, compare=compare)
     if not pairs:
         raise FileNotFoundError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {', '.join(map(str, inputs))}")
+    if hints and len(pairs) != 1:
+        raise ValueError("hints are positions in one photo: give exactly one input file")
     all_inputs = Inputs(src for src, _ in pairs)
     if shard is not None:
         from chromatize.inference.shard import shard_pairs
@@ -181,10 +183,8 @@ def colorize_files(
             return BatchResult()
     name = None if isinstance(model, Colorizer) else str(model or default_model_name(bool(hints) or reference is not None))
     colorizer = model if name is None else Colorizer.from_pretrained(name, device=device, backend=backend)
-    colorizer.render_shape(1, 1, render_size)  # validates render_size before any file is touched
-    if (hints or reference is not None) and not colorizer.takes_hints:  # named as the caller named it
-        raise ValueError(f"model {name or colorizer.info.name!r} takes no colour hints or reference; "
-                         "use the shipped 'hints' model")
+    # Every setting of the run, resolved and checked once, before any file is touched.
+    settings = colorizer.prepare(render_size=render_size, saturation=saturation, hints=hints, reference=reference)
     outcome: list[tuple[str, str | None]] = [("done", None)] * len(pairs)
     todo = []
     for i, (src, dst) in enumerate(pairs):
@@ -215,8 +215,7 @@ def colorize_files(
         loaded = pending.result()
         # more than 8 bits in (uint16, float32) and a format that holds them: 16 bits out
         deep = loaded.rgb.dtype != np.uint8 and not compare and pairs[i][1].suffix.lower() in DEEP_SUFFIXES
-        return loaded, colorizer.colorize_array(loaded.rgb, render_size=render_size, saturation=saturation,
-                                                hints=hints, reference=reference, bits=16 if deep else 8)
+        return loaded, colorizer.colorize_array(loaded.rgb, settings, bits=16 if deep else 8)
 
     def finish(i: int, pending: Future) -> None:
         write(i, *pending.result())
@@ -227,6 +226,8 @@ def colorize_files(
     def settle(i: int, done: Future) -> None:
         try:
             done.result()
+        except HintError:  # the hints do not fit their one photo: the run's error, not the file's
+            raise
         except _FILE_ERRORS as e:
             outcome[i] = ("failed", _reason(e))
         bar.set_postfix_str(pairs[i][0].name)

@@ -203,3 +203,10 @@ def reinhard_transfer(ab: torch.Tensor, reference_ab: torch.Tensor) -> torch.Ten
     rmean, rstd = reference_ab.mean((2, 3), keepdim=True), reference_ab.std((2, 3), keepdim=True)
     return (ab - mean) / std.clamp_min(1e-4) * rstd + rmean
 
+
+
+def reference_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """A reference photo, sRGB ``[H,W,3]`` (uint8, uint16 or float32 in [0,1]) -> ``float32 [1,3,H,W]`` in [0,1]."""
+    from chromatize.io import to_float32
+
+    return torch.from_numpy(np.ascontiguousarray(to_float32(rgb))).permute(2, 0, 1)[None]

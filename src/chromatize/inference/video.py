@@ -28,6 +28,7 @@ import torch
 from chromatize.fsutil import atomic_path
 from chromatize.inference import core
 from chromatize.inference.pipeline import Colorizer
+from chromatize.inference.settings import RunSettings
 from chromatize.inference.temporal import MODES, make_filter
 from chromatize.io import refuse_inputs
 
@@ -58,38 +59,26 @@ class _FrameColorizer:
 
     Frames are sRGB ``uint8 [H,W,3]`` of one size; on the colorizer's device, ``L [B,1,H,W]`` is their
     full-resolution normalised L, ``L_small [B,1,h,w]`` the L the network sees at the render size (what the
-    flow sees too) and ``ab [B,2,h,w]`` its normalised prediction (no gain).
+    flow sees too) and ``ab [B,2,h,w]`` its normalised prediction (no gain). ``settings``: the run's, resolved once.
     """
 
-    def __init__(self, colorizer: Colorizer, render_size: int | None):
+    def __init__(self, colorizer: Colorizer, settings: RunSettings):
         self.colorizer = colorizer
-        self.render_size = render_size
+        self.settings = settings
 
     def predict(self, frames: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,H,W]``, ``L_small [B,1,h,w]``, ``ab [B,2,h,w]``): one network call.
-
-        Gray frames (R = G = B, as a black-and-white film decodes) take the colorizer's gray path: a table of
-        their 8-bit levels, which also feed the render directly."""
+        """``B`` frames ``uint8 [H,W,3]`` -> (``L [B,1,H,W]``, ``L_small [B,1,h,w]``, ``ab [B,2,h,w]``): one network
+        call. Gray frames (R = G = B, as a black-and-white film decodes) take the photos' gray path
+        (:meth:`Colorizer.luminance`)."""
         c = self.colorizer
-        planes = [_gray_plane(f) for f in frames]
-        views = [f if g is None else np.broadcast_to(g[..., None], f.shape) for f, g in zip(frames, planes)]
-        L = torch.cat([c.l_from_array(v) for v in views])
-        levels = None
-        if all(g is not None for g in planes):
-            levels = torch.from_numpy(np.stack(planes)[:, None]).to(c.device)
-        L_small = core.render_l(L, c.render_shape(*L.shape[-2:], self.render_size), levels)
+        L, levels = c.luminance(frames)
+        L_small = c.render_tensor(L, self.settings.render_size, levels)
         return L, L_small, c.predict_ab(L_small)
 
-    def compose(self, L: torch.Tensor, ab: torch.Tensor, saturation: float) -> list[np.ndarray]:
+    def compose(self, L: torch.Tensor, ab: torch.Tensor) -> list[np.ndarray]:
         """Full-resolution ``L [B,1,H,W]`` and ab ``[B,2,h,w]`` -> colorized ``uint8 [H,W,3]`` frames (their own L)."""
-        rgb = self.colorizer.compose_tensor(L, ab, saturation=saturation)
+        rgb = self.colorizer.compose_tensor(L, ab, self.settings.saturation)
         return [frame.permute(1, 2, 0).contiguous().cpu().numpy() for frame in rgb]
-
-
-def _gray_plane(frame: np.ndarray) -> np.ndarray | None:
-    """``uint8 [H,W]`` of a frame whose three channels are equal, else ``None``."""
-    r, g, b = frame[..., 0], frame[..., 1], frame[..., 2]
-    return np.ascontiguousarray(r) if np.array_equal(r, g) and np.array_equal(r, b) else None
 
 
 def _as_frame(frame: np.ndarray) -> np.ndarray:
@@ -118,6 +107,7 @@ def colorize_frames(
     device: str | torch.device = "cpu",
     backend: str = "auto",
     temporal_filter=None,
+    settings: RunSettings | None = None,
 ) -> Iterator[np.ndarray]:
     """Colorize a stream of frames: sRGB ``uint8 [H,W,3]`` (or gray ``[H,W]``) in, ``uint8 [H,W,3]`` out, one for one.
 
@@ -126,31 +116,31 @@ def colorize_frames(
     :data:`chromatize.inference.temporal.MODES` (``auto`` motion-compensated, ``off`` frame by frame,
     ``average`` a plain moving average); ``temporal_filter`` may pass a filter object instead (to read its
     ``cuts`` afterwards). At most ``batch_size`` frames are held at once: the input is read lazily.
+    ``settings``: the run's, already resolved (:meth:`Colorizer.prepare`), instead of ``render_size`` and ``saturation``.
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    if not saturation >= 0:  # NaN too
-        raise ValueError(f"saturation must be a number, 0 or more, got {saturation}")
     filt = temporal_filter if temporal_filter is not None else make_filter(temporal)
-    adapter = _FrameColorizer(_load_colorizer(model, device, backend), render_size)
+    colorizer = _load_colorizer(model, device, backend)
+    adapter = _FrameColorizer(colorizer, settings or colorizer.prepare(render_size=render_size, saturation=saturation))
     batch: list[np.ndarray] = []
     for frame in frames:
         frame = _as_frame(frame)
         if batch and frame.shape != batch[0].shape:  # a batch holds frames of one size
-            yield from _run_batch(adapter, filt, batch, saturation)
+            yield from _run_batch(adapter, filt, batch)
             batch = []
         batch.append(frame)
         if len(batch) == batch_size:
-            yield from _run_batch(adapter, filt, batch, saturation)
+            yield from _run_batch(adapter, filt, batch)
             batch = []
     if batch:
-        yield from _run_batch(adapter, filt, batch, saturation)
+        yield from _run_batch(adapter, filt, batch)
 
 
-def _run_batch(frames: _FrameColorizer, filt, batch: list[np.ndarray], saturation: float) -> list[np.ndarray]:
+def _run_batch(frames: _FrameColorizer, filt, batch: list[np.ndarray]) -> list[np.ndarray]:
     L, L_small, ab = frames.predict(batch)
     shown = torch.stack([filt.step(L_small[i], ab[i]) for i in range(len(batch))])
-    return frames.compose(L, shown, saturation)
+    return frames.compose(L, shown)
 
 
 @dataclass
@@ -231,6 +221,7 @@ def colorize_video(
         if not inp.streams.video:
             raise VideoError(f"{in_path}: no video stream")
         colorizer = _load_colorizer(model, device, backend)
+        settings = colorizer.prepare(render_size=render_size, saturation=saturation)  # checked before any frame
         vin = inp.streams.video[0]
         if vin.codec_context is None:
             raise VideoError(f"{in_path}: unsupported video codec")
@@ -248,8 +239,8 @@ def colorize_video(
 
                     frames = tqdm(frames, total=vin.frames or None, unit="frame", desc=in_path.name, leave=True)
                 colored = colorize_frames(
-                    (rgb for rgb, _ in _with_meta(frames, writer)), colorizer, render_size=render_size,
-                    saturation=saturation, batch_size=batch_size, temporal_filter=filt,
+                    (rgb for rgb, _ in _with_meta(frames, writer)), colorizer, settings=settings,
+                    batch_size=batch_size, temporal_filter=filt,
                 )
                 for rgb in colored:
                     writer.write(rgb)

@@ -41,22 +41,23 @@ class ModelLoadError(RuntimeError):
 
 def _colorize_job(store: ModelStore, name: str | None, data: bytes, render_size: int | None,
                   saturation: float, fmt: str, config: ServerConfig, hints=(), reference: bytes | None = None) -> tuple[bytes, str]:
-    """Decode, colorize and encode one upload; runs in a pool thread. Returns (bytes, media type)."""
+    """Resolve the request's settings within the server's limits, then decode, colorize and encode one upload;
+    runs in a pool thread. Returns (bytes, media type)."""
     from chromatize.hints import HintError
 
-    upload = decode_upload(data, max_pixels=config.max_pixels)
-    ref = decode_upload(reference, max_pixels=config.max_pixels).rgb if reference is not None else None
     try:
         colorizer = store.get(name)
     except (OSError, ValueError) as e:
         raise ModelLoadError(f"model {name or store.default!r} could not be loaded: {e}") from e
-    guidance = {}
-    if hints or ref is not None:
-        if not getattr(colorizer, "takes_hints", False):
-            raise UploadRejected(422, f"model {name or store.default!r} takes no hints or reference; use a hints model")
-        guidance = {"hints": hints, "reference": ref}
+    ref = decode_upload(reference, max_pixels=config.max_pixels).rgb if reference is not None else None
     try:
-        result = colorizer.colorize_array(upload.rgb, render_size=render_size, saturation=saturation, **guidance)
+        settings = colorizer.prepare(render_size=render_size, saturation=saturation, hints=hints, reference=ref,
+                                     limits=config.limits)
+    except ValueError as e:  # out of this server's limits, or hints for a model that takes none
+        raise UploadRejected(422, str(e)) from None
+    upload = decode_upload(data, max_pixels=config.max_pixels)
+    try:
+        result = colorizer.colorize_array(upload.rgb, settings)
     except HintError as e:  # a hint outside the photo
         raise UploadRejected(422, str(e)) from None
     return encode_image(from_rgb_array(result, upload.alpha), fmt, jpeg_quality=config.jpeg_quality)
@@ -113,8 +114,8 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
     async def colorize(
         image: Annotated[UploadFile, File(description=f"the photo ({', '.join(ACCEPTED_FORMATS)})")],
         model: Annotated[str | None, Form(description="a name from GET /api/models; default model if omitted")] = None,
-        render_size: Annotated[int | None, Form(ge=config.min_render_size, le=config.max_render_size,
-                                               description="long side the network sees; the model's default if omitted")] = None,
+        render_size: Annotated[int | None, Form(description=f"long side the network sees, {config.min_render_size} to "
+                                                           f"{config.max_render_size}; the model's own if omitted")] = None,
         saturation: Annotated[float, Form(description=f"0 gray, 1 as predicted, >1 more vivid; a number from 0 to "
                                                       f"{config.max_saturation:g}")] = 1.0,
         format: Annotated[Literal["png", "jpeg"], Form(description="output format (jpeg drops alpha)")] = "png",
@@ -126,8 +127,6 @@ def create_app(models: ModelStore | Mapping[str, Any], config: ServerConfig | No
         from chromatize.hints import HintError, hints_from_json
 
         check_content_type(image.content_type)
-        if not 0.0 <= saturation <= config.max_saturation:  # NaN too: one message, not a bound it "should" meet
-            raise HTTPException(422, f"saturation must be a number between 0 and {config.max_saturation:g}, got {saturation}")
         if model not in (None, "") and model not in store.names:
             raise HTTPException(422, f"unknown model {model!r}; available: {', '.join(store.names)}")
         try:

@@ -54,12 +54,18 @@ class ServerConfig:
                 raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.queue_limit < 0:
             raise ValueError(f"queue_limit must be >= 0, got {self.queue_limit}")
-        if self.max_render_size < self.min_render_size:
-            raise ValueError("max_render_size must be >= min_render_size")
+        self.limits  # render size and saturation limits: checked here, where they are made  # noqa: B018
         from chromatize.inference import BACKENDS
 
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
+    @property
+    def limits(self):
+        """The :class:`chromatize.inference.settings.Limits` this server allows (narrower than the library's)."""
+        from chromatize.inference.settings import Limits
+
+        return Limits(self.min_render_size, self.max_render_size, self.max_saturation)
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -78,7 +78,7 @@ class ModelStore:
         with self._locks[name]:
             entry = self._entries[name]
             if isinstance(entry, Path):
-                entry = Colorizer.from_pretrained(entry, backend=self.backend)
+                entry = Colorizer.from_pretrained(entry, backend=self.backend, name=name)
                 self._entries[name] = entry
         return entry
 

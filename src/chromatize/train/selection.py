@@ -62,7 +62,7 @@ class Selector:
         """Score a copy of the plain colorizer ``model`` -> ``{metric means..., "cf_ratio", "chroma_gain",
         "photos", "seconds"}`` (the means ``chromatize evaluate`` reports)."""
         from chromatize.evaluate.calibrate import calibrate_colorizer
-        from chromatize.evaluate.predictors import Predictor
+        from chromatize.evaluate.predictors import Predictor, colorizer_predict
         from chromatize.evaluate.runner import evaluate_predictors
         from chromatize.inference.pipeline import Colorizer
 
@@ -74,11 +74,7 @@ class Selector:
             raw = Colorizer(net, render_size=c.render_size, chroma_gain=1.0, device=self.device)
             gain = calibrate_colorizer(raw, self.calibration_data, target=c.calibrate_target, size=c.size,
                                        limit=c.calibrate_photos or None, seed=0)["gain"]
-        colorizer = Colorizer(net, render_size=c.render_size, chroma_gain=gain, device=self.device)
-
-        def predict(gray):
-            return colorizer.colorize_array(gray).astype("float32") / 255.0
-
+        predict = colorizer_predict(Colorizer(net, render_size=c.render_size, chroma_gain=gain, device=self.device))
         degrade = {"seed": 0, "strength": c.degrade} if c.degrade > 0 else None
         results = evaluate_predictors([Predictor("model", "model", predict)], self.val_data, size=c.size,
                                       best_worst=0, limit=c.limit or None, progress=False, degrade=degrade)
