@@ -43,7 +43,7 @@ def _reference_forward(colorizer) -> tuple[float, float]:
     """Wall and CPU seconds of one forward pass at the render size (best of 3)."""
     import torch
 
-    h, w = colorizer.render_shape(2, 3)
+    h, w = colorizer.render_shape(2, 3, colorizer.render_size)
     x = torch.zeros(1, 1, h, w)
     colorizer.predict_ab(x)  # warm-up
     best = (float("inf"), float("inf"))

@@ -88,8 +88,13 @@ class Ranks:
         return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
 
     def close(self) -> None:
-        """Leave the process group (when :func:`setup` joined it)."""
+        """Leave the process group (when :func:`setup` joined it), together: a rank that tears down its gloo
+        connections while another still finishes its last collective can make that one abort (SIGABRT)."""
         if self._owned and dist.is_initialized():
+            try:
+                self.barrier()
+            except RuntimeError:  # a peer is gone already (killed): nothing to wait for
+                pass
             dist.destroy_process_group()
 
 
