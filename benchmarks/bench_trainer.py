@@ -2,7 +2,7 @@
 
 The bare loop is what a training script without a trainer does: a shuffled DataLoader over the cached
 squares, batched augmentation, Lab split, forward, loss, ``zero_grad``/``backward``/``step``. The trainer
-runs the same recipe through :func:`chromatize.train.train` for a few epochs; its images/s counts only
+runs the same recipe through :func:`chromatize.train.run.train` for a few epochs; its images/s counts only
 training steps (as ``metrics.jsonl`` does); the time outside them is the per-epoch overhead (validation,
 samples, loss plot, checkpoints), reported by part. After each trainer epoch (from the second) the bare
 loop runs as many steps in the same process, so both see the same machine load; the first epoch is the
@@ -31,20 +31,15 @@ class BareLoop:
         from torch.utils.data import DataLoader, RandomSampler
 
         from chromatize.data.dataset import folder_datasets
+        from chromatize.train.optim import build_optimizer, set_frozen
         from chromatize.train.tasks import create_task
-        from chromatize.train.trainer import _matches, build_optimizer
 
         torch.manual_seed(cfg.seed + 1)
         self.ds, _ = folder_datasets(cfg.data, cfg.image_size, val_fraction=cfg.val_fraction, cache_size=cfg.cache_size,
                                      cache_dir=cfg.cache_dir, augment_cfg=cfg.augment, progress=False)
         self.task = create_task(cfg, torch.device("cpu"))
         self.model, self.batch_size = self.task.model.train(), cfg.batch_size
-        frozen = cfg.freeze if cfg.freeze_epochs > 0 else []  # as the trainer's first epochs: no grad, BatchNorm in eval
-        for name, param in self.model.named_parameters():
-            param.requires_grad_(not _matches(name, frozen))
-        for name, module in self.model.named_modules():
-            if _matches(name, frozen):
-                module.eval()
+        set_frozen(self.model, cfg.freeze, cfg.freeze_epochs > 0)  # as the trainer's first epochs: no grad, BatchNorm in eval
         self.opt = build_optimizer(cfg, list(self.model.named_parameters()), cfg.freeze)
         sampler = RandomSampler(self.ds, replacement=True, num_samples=10**9)
         self.loader = iter(DataLoader(self.ds, batch_size=cfg.batch_size, sampler=sampler))
@@ -79,6 +74,7 @@ def interleaved_run(cfg, run_dir) -> tuple[dict[str, float], dict[str, float]]:
     """Train with the trainer; after each of its epochs from the second on, the bare loop runs as many
     steps, so both see the same machine load. Returns (trainer figures, bare-loop figures)."""
     from chromatize.train import rundir, trainer
+    from chromatize.train.run import train
 
     bare = BareLoop(cfg)
     spent, originals = defaultdict(float), {}
@@ -109,7 +105,7 @@ def interleaved_run(cfg, run_dir) -> tuple[dict[str, float], dict[str, float]]:
     timed(rundir, "plot_losses", "loss plot")
     timed(rundir, "write_metrics", "metrics.jsonl")
     try:
-        result = trainer.train(cfg, run_dir=run_dir)
+        result = train(cfg, run_dir=run_dir)
     finally:
         for (owner, name), original in originals.items():
             setattr(owner, name, original)

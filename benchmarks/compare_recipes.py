@@ -25,7 +25,7 @@ def run_name(recipe: str) -> str:
 
 def main() -> None:
     from chromatize.evaluate import evaluate_folder
-    from chromatize.train.trainer import train
+    from chromatize.train.run import train
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("recipes", nargs="+", metavar="RECIPE")

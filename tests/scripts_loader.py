@@ -11,10 +11,14 @@ SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
 
 
 def load_script(name: str) -> ModuleType:
-    """``scripts/NAME.py`` as the module ``NAME`` (once per test session). A script that imports a sibling
-    (``import build_corpus``) finds it in ``sys.modules``: load the sibling first."""
+    """``scripts/NAME.py`` as the module ``NAME`` (once per test session). ``scripts/`` is on ``sys.path`` while
+    it loads, as when Python runs a script, so the siblings it imports (``import corpus_packages``) load too."""
     if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-        module = sys.modules[name] = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        sys.path.insert(0, str(SCRIPTS))
+        try:
+            spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+            module = sys.modules[name] = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(SCRIPTS))
     return sys.modules[name]

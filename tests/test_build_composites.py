@@ -10,7 +10,6 @@ from PIL import Image
 
 from scripts_loader import load_script
 
-load_script("build_corpus")  # the script imports it
 bcomp = load_script("build_composites")
 
 

@@ -10,7 +10,6 @@ from PIL import Image
 
 from scripts_loader import load_script
 
-load_script("build_corpus")  # the script imports it
 bt = load_script("build_textures")
 
 
@@ -34,7 +33,7 @@ def test_textures_come_from_files_and_archives_with_their_licences(tmp_path, mon
     ]
     (tmp_path / "textures.json").write_text(json.dumps(listed))
     monkeypatch.setattr(bt, "TEXTURES", tmp_path / "textures.json")
-    monkeypatch.setattr(bt.build_corpus, "fetch_package", lambda name, cache: (root, "1.0-1"))
+    monkeypatch.setattr(bt.corpus_packages, "fetch_package", lambda name, cache: (root, "1.0-1"))
     out = tmp_path / "out"
     result = bt.build(out, tmp_path, max_side=512)
     files = {t["file"]: t for t in result["textures"]}

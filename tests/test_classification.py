@@ -14,7 +14,7 @@ from chromatize.train import tasks as tasks_module
 from chromatize.train.classification import ClassificationTask
 from chromatize.train.config import load_config
 from chromatize.train.export import export_weights
-from chromatize.train.trainer import train
+from chromatize.train.run import train
 from test_train import photos, weights  # noqa: F401  (photos is a fixture: 24 synthetic 24 px photos)
 
 CONFIGS = os.path.join(os.path.dirname(__file__), "..", "configs")

@@ -22,8 +22,8 @@ from PIL import Image
 from chromatize.checkpoint import load_model, read_checkpoint, save_checkpoint
 from chromatize.data.synthetic import write_synthetic_folder
 from chromatize.registry import create_model
+from chromatize.train.run import train
 from chromatize.train.rundir import read_metrics
-from chromatize.train.trainer import train
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 RECIPE = Path(__file__).resolve().parents[1] / "configs" / "baseline.yaml"

@@ -167,7 +167,7 @@ def test_degrade_is_a_checked_config_option():
 def test_training_with_degrade_is_reproducible_across_a_resume(tmp_path):
     from chromatize.checkpoint import read_checkpoint
     from chromatize.data.synthetic import write_synthetic_folder
-    from chromatize.train.trainer import train
+    from chromatize.train.run import train
 
     write_synthetic_folder(tmp_path / "photos", 16, 24, seed=1)
     args = [f"data={tmp_path / 'photos'}", f"cache_dir={tmp_path / 'cache'}", "image_size=16", "batch_size=8",

@@ -14,8 +14,8 @@ import torch
 from chromatize.checkpoint import load_model, read_checkpoint
 from chromatize.data.synthetic import write_synthetic_folder
 from chromatize.train import distributed
+from chromatize.train.run import train
 from chromatize.train.rundir import read_metrics
-from chromatize.train.trainer import train
 
 ROOT = Path(__file__).resolve().parent.parent
 NO_AUG = ["augment.hflip=false", "augment.crop_scale=1.0", "augment.rotation=0"]

@@ -18,7 +18,7 @@ from chromatize.inference.pipeline import Colorizer
 from chromatize.hint_prior import CHANNELS, geodesic_fill, hint_prior
 from chromatize.models.hints import GUIDE_CHANNELS, guide_at
 from chromatize.registry import ModelInfo, create_model, model_info
-from chromatize.train.trainer import init_weights
+from chromatize.weight_transfer import init_from_checkpoint
 
 
 # ---------------------------------------------------------------- hints from people
@@ -129,7 +129,7 @@ def test_hint_models_declare_hints_and_start_as_their_hint_free_family(tmp_path,
     path = save_checkpoint(tmp_path / "base.safetensors", base)
     model = create_model(name, **kwargs).eval()
     assert model_info(model).inputs == ("L", "hints", "hint_prior")
-    grown = init_weights(model, path)
+    grown = init_from_checkpoint(model, path)
     assert grown  # the merge convs got the prior's channels
     L = torch.rand(1, 1, 64, 64) * 2 - 1
     hints = torch.zeros(1, 3, 64, 64)
@@ -145,7 +145,7 @@ def test_hint_models_declare_hints_and_start_as_their_hint_free_family(tmp_path,
 def test_init_from_refuses_a_different_architecture(tmp_path):
     path = save_checkpoint(tmp_path / "b.safetensors", create_model("baseline", width=4))
     with pytest.raises(ValueError, match="do not match"):
-        init_weights(create_model("unet_hints", base=4, levels=3), path)
+        init_from_checkpoint(create_model("unet_hints", base=4, levels=3), path)
 
 
 # ---------------------------------------------------------------- simulated hints for training

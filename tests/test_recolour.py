@@ -67,7 +67,7 @@ def test_recoloured_hints_carry_the_new_colour_of_their_region(monkeypatch):
 
 def test_the_hints_task_trains_with_recolouring_and_the_prior_built_outside_the_network(tmp_path):
     from chromatize.data.synthetic import write_synthetic_folder
-    from chromatize.train.trainer import train
+    from chromatize.train.run import train
 
     write_synthetic_folder(tmp_path / "photos", 6, size=48, seed=0)
     result = train(overrides=[

@@ -9,8 +9,8 @@ from chromatize.checkpoint import read_checkpoint
 from chromatize.data.synthetic import write_synthetic_folder
 from chromatize.evaluate import evaluate_folder
 from chromatize.train.config import load_config
+from chromatize.train.run import train
 from chromatize.train.selection import Selector, best_record, selection_key
-from chromatize.train.trainer import train
 
 
 @pytest.fixture(scope="module")

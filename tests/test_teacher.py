@@ -38,8 +38,8 @@ def test_gradients_reach_the_prediction_but_not_the_teacher(teacher):
 def test_training_with_the_teacher_logs_its_terms_and_changes_the_step(tmp_path):
     from chromatize.checkpoint import read_checkpoint
     from chromatize.data.synthetic import write_synthetic_folder
+    from chromatize.train.run import train
     from chromatize.train.rundir import read_metrics
-    from chromatize.train.trainer import train
 
     write_synthetic_folder(tmp_path / "photos", 12, 32, seed=1)
     base = [f"data={tmp_path / 'photos'}", f"cache_dir={tmp_path / 'cache'}", "image_size=32", "batch_size=4",

@@ -12,8 +12,10 @@ from chromatize.registry import list_models
 from chromatize.train import tasks as tasks_module
 from chromatize.train.config import TrainConfig, config_to_dict, load_config
 from chromatize.train.export import export_weights
+from chromatize.train.optim import lr_factor
+from chromatize.train.run import train
 from chromatize.train.rundir import read_metrics
-from chromatize.train.trainer import TrainingDiverged, lr_factor, train
+from chromatize.train.trainer import TrainingDiverged
 
 NO_AUG = ["augment.hflip=false", "augment.crop_scale=1.0", "augment.rotation=0"]
 

@@ -27,7 +27,7 @@ def test_yaml_text_fields_keep_their_words_and_booleans_are_true_or_false(tmp_pa
 def test_resuming_with_fewer_epochs_than_done_says_so_and_changes_nothing(tmp_path, capsys):
     from chromatize.cli import main
     from chromatize.data.synthetic import write_synthetic_folder
-    from chromatize.train.trainer import train
+    from chromatize.train.run import train
 
     photos = tmp_path / "photos"
     write_synthetic_folder(photos, 12, 16, seed=1)

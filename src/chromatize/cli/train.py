@@ -26,7 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from chromatize.train.trainer import TrainingDiverged, train
+    from chromatize.train.run import train
+    from chromatize.train.trainer import TrainingDiverged
 
     if (args.config is None) == (args.resume is None):
         print("chromatize train: error: give a CONFIG.yaml to start a run, or --resume RUN_DIR to continue one",

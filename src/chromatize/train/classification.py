@@ -72,7 +72,7 @@ class ClassificationTask(Task):
     def class_weights(self) -> torch.Tensor:
         """Rebalancing weights ``[Q]`` from the model's stored prior."""
         if not self.model.prior.sum() > 0:
-            raise RuntimeError("the class prior is not set: start the run with chromatize.train.train (it calls prepare)")
+            raise RuntimeError("the class prior is not set: start the run with chromatize.train.run.train (it calls prepare)")
         return rebalance_weights(self.model.prior, self.model.bin_centers)
 
     def training_view(self, key: str) -> torch.nn.Module:

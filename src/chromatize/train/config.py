@@ -22,7 +22,8 @@ import yaml
 from chromatize.data.augment import AugmentConfig
 from chromatize.data.hints import HintSimConfig
 from chromatize.train.selection import SELECTION_METRICS
-from chromatize.train.step import AMP_DTYPES, LR_SCALINGS
+from chromatize.train.optim import LR_SCALINGS, OPTIMIZERS, SCHEDULES
+from chromatize.train.step import AMP_DTYPES
 
 
 class _ConfigLoader(yaml.SafeLoader):
@@ -199,8 +200,8 @@ class TrainConfig:
             "target": (self.target, ("lab", "rgb")),
             "loss.name": (self.loss.name, ("mse", "l1", "huber")),
             "loss.gan": (self.loss.gan, ("vanilla", "lsgan")),
-            "optim.name": (self.optim.name, ("adam", "adamax", "rmsprop", "sgd")),
-            "optim.schedule": (self.optim.schedule, ("none", "cosine", "step")),
+            "optim.name": (self.optim.name, tuple(OPTIMIZERS)),
+            "optim.schedule": (self.optim.schedule, tuple(SCHEDULES)),
             "amp": (self.amp, tuple(AMP_DTYPES)),
             "lr_scaling": (self.lr_scaling, tuple(LR_SCALINGS)),
         }

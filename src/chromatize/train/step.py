@@ -11,15 +11,11 @@ device, so a training step never waits for the GPU.
 from __future__ import annotations
 
 import contextlib
-import math
 
 import torch
 
 #: ``amp`` settings and the dtype each one computes in.
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-
-#: ``lr_scaling`` settings: the learning-rate factor as a function of (global batch / per-rank batch).
-LR_SCALINGS = {"none": lambda k: 1.0, "linear": float, "sqrt": math.sqrt}
 
 
 def check_amp(amp: str, device: torch.device) -> None:

@@ -1,6 +1,9 @@
-"""The generic trainer: data, optimisers, schedules, freezing, checkpoints, resume. It knows nothing of losses.
+"""The training loop: data, freezing, steps, validation, checkpoints, resume. It knows nothing of losses.
 
-:func:`train` starts a run (or resumes one) and returns a :class:`TrainResult`. Durability:
+:class:`Trainer` runs one run to its end (:meth:`Trainer.fit`, returning a :class:`TrainResult`);
+:func:`chromatize.train.run.train` sets it up (configuration, run directory, resume, ``init_from``).
+The optimisers and schedules come from :mod:`chromatize.train.optim`, the losses are read back by
+:class:`chromatize.train.loss_tally.LossTally`. Durability:
 
 - ``last.pt`` (full training state) is written atomically at every epoch end, every ``checkpoint_every``
   steps and on Ctrl-C / SIGTERM, so killing the process at any moment leaves only valid files, and
@@ -23,34 +26,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import os
 import shutil
-import signal
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
 
 import torch
 from torch.utils.data import DataLoader
 
 from chromatize.checkpoint import read_checkpoint, save_checkpoint
 from chromatize.data.dataset import CachedImages, folder_datasets
-from chromatize.fsutil import atomic_path, atomic_write_text
+from chromatize.fsutil import atomic_path
 from chromatize.registry import unwrap_model
 from chromatize.train import rundir
-from chromatize.train.config import TrainConfig, apply_overrides, config_from_dict, config_to_dict, dump_config, load_config
-from chromatize.train.distributed import Ranks, epoch_shard, resolve_device, setup
+from chromatize.train.config import TrainConfig, config_to_dict
+from chromatize.train.distributed import Ranks, epoch_shard, resolve_device
+from chromatize.train.interrupts import deferred_interrupts
+from chromatize.train.loss_tally import LossTally
+from chromatize.train.optim import build_optimizers, build_schedulers, lr_scale, set_frozen
 from chromatize.train.selection import Selector
-from chromatize.train.step import LR_SCALINGS, Stepper, check_amp
+from chromatize.train.step import Stepper, check_amp
 from chromatize.train.tasks import NonFiniteLossError, Task, create_task
 
 log = logging.getLogger("chromatize.train")
-
-#: Settings that may change when resuming; everything else must stay as the run started.
-RESUMABLE_KEYS = ("epochs", "max_steps", "max_minutes", "device", "threads", "num_workers", "progress", "checkpoint_every", "samples",
-                  "data", "val_data", "cache_dir", "amp", "log_every")
 
 
 class TrainingDiverged(RuntimeError):
@@ -64,95 +62,6 @@ class TrainResult:
     epoch: int
     best_val: float | None
     history: list[dict]
-
-
-def _matches(name: str, prefixes: list[str]) -> bool:
-    return any(name == p or name.startswith(p + ".") for p in prefixes)
-
-
-def build_optimizer(cfg: TrainConfig, named_params: list[tuple[str, torch.nn.Parameter]], freeze: list[str],
-                    lr_scale: float = 1.0) -> torch.optim.Optimizer:
-    """The configured optimiser at ``optim.lr x lr_scale``; parameters under ``freeze`` prefixes form a group
-    at that lr x unfreeze_lr_scale."""
-    o = cfg.optim
-    lr = o.lr * lr_scale
-    frozen = [p for n, p in named_params if _matches(n, freeze)]
-    rest = [p for n, p in named_params if not _matches(n, freeze)]
-    groups = [g for g in ({"params": rest}, {"params": frozen, "lr": lr * cfg.unfreeze_lr_scale}) if g["params"]]
-    factories = {
-        "adam": lambda: torch.optim.Adam(groups, lr=lr, betas=(o.beta1, 0.999), weight_decay=o.weight_decay),
-        "adamax": lambda: torch.optim.Adamax(groups, lr=lr, betas=(o.beta1, 0.999), weight_decay=o.weight_decay),
-        "rmsprop": lambda: torch.optim.RMSprop(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay),
-        "sgd": lambda: torch.optim.SGD(groups, lr=lr, momentum=o.momentum, weight_decay=o.weight_decay),
-    }
-    return factories[o.name]()
-
-
-def lr_factor(cfg: TrainConfig, steps_per_epoch: int, total_steps: int):
-    """The schedule as a function step -> multiplier of the base learning rate."""
-    o = cfg.optim
-    schedules = {
-        "none": lambda step: 1.0,
-        "cosine": lambda step: 0.5 * (1.0 + math.cos(math.pi * min(step, total_steps) / total_steps)),
-        "step": lambda step: o.gamma ** ((step // steps_per_epoch) // max(o.step_epochs, 1)),
-    }
-    return schedules[o.schedule]
-
-
-def init_weights(model: torch.nn.Module, checkpoint: str | os.PathLike) -> list[str]:
-    """Load the colorizer weights of ``checkpoint`` into ``model``; returns the names of grown tensors.
-
-    Same registered architecture: a plain load. A different one is accepted only when it has the same
-    tensors and each differs at most by more input channels here (a model given an extra input, such as
-    ``mobilenet_unet`` -> ``mobilenet_unet_hints``): the stored weights fill the first channels and the
-    new ones start at 0, so the new model starts as exactly the old one.
-    """
-    ckpt = read_checkpoint(checkpoint)
-    mine, theirs = model.chromatize_info.to_dict(), ckpt["arch"]
-    state = {k: v.float() if v.is_floating_point() else v for k, v in ckpt["model_state"].items()}
-    if (mine["name"], mine["kwargs"]) == (theirs["name"], theirs["kwargs"]):
-        model.load_state_dict(state)
-        return []
-    own = model.state_dict()
-    refuse = ValueError(f"init_from {checkpoint}: it holds {theirs['name']} {theirs['kwargs']}, this run builds "
-                        f"{mine['name']} {mine['kwargs']}, and its tensors do not match (beyond added input channels)")
-    if set(own) != set(state):
-        raise refuse
-    grown = []
-    for key, value in state.items():
-        target = own[key]
-        if value.shape == target.shape:
-            continue
-        if value.ndim != target.ndim or value.ndim < 2 or value.shape[:1] + value.shape[2:] != target.shape[:1] + target.shape[2:] \
-                or value.shape[1] > target.shape[1]:
-            raise refuse
-        wide = torch.zeros_like(target)
-        wide[:, : value.shape[1]] = value
-        state[key] = wide
-        grown.append(key)
-    model.load_state_dict(state)
-    return grown
-
-
-@contextlib.contextmanager
-def _deferred_interrupts() -> Iterator[dict]:
-    """Turn SIGINT / SIGTERM into a flag checked between steps (a second Ctrl-C interrupts at once)."""
-    flag = {"stop": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag["stop"] and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield flag
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 class Trainer:
@@ -186,21 +95,14 @@ class Trainer:
         self.steps_per_epoch = max(1, (cfg.epoch_size or n) // self.global_batch)
         self.total_steps = cfg.max_steps if cfg.max_steps > 0 else cfg.epochs * self.steps_per_epoch
         self.epochs = math.ceil(self.total_steps / self.steps_per_epoch)
-        self.lr_scale = LR_SCALINGS[cfg.lr_scaling](cfg.accumulate * world)
+        self.lr_scale = lr_scale(cfg, world)
 
         self.task: Task = create_task(cfg, self.device)
         self.selector = Selector(cfg.select, cfg.val_data, cfg.data, self.device) if cfg.select.active else None
         if cfg.sync_bn and world > 1:
             self.task.modules = {k: torch.nn.SyncBatchNorm.convert_sync_batchnorm(m) for k, m in self.task.modules.items()}
-        named = list(self.task.model.named_parameters())
-        if cfg.freeze and not any(_matches(name, cfg.freeze) for name, _ in named):
-            raise ValueError(f"freeze prefixes {cfg.freeze} match no parameter of {cfg.model.name!r}")
-        self.optimizers = {
-            key: build_optimizer(cfg, list(net.named_parameters()), cfg.freeze if key == "model" else [], self.lr_scale)
-            for key, net in self.task.modules.items()
-        }
-        factor = lr_factor(cfg, self.steps_per_epoch, self.total_steps)
-        self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(o, factor) for k, o in self.optimizers.items()}
+        self.optimizers = build_optimizers(cfg, self.task.modules, self.lr_scale)
+        self.schedulers = build_schedulers(cfg, self.optimizers, self.steps_per_epoch, self.total_steps)
         self.stepper = Stepper(self.optimizers, accumulate=cfg.accumulate, clip_grad_norm=cfg.clip_grad_norm,
                                amp=cfg.amp, device=self.device)
         self.step = self.epoch = self.step_in_epoch = 0
@@ -208,12 +110,12 @@ class Trainer:
         self.history: list[dict] = []
         self.selections: list[dict] = []  # select.metric evaluations (rank 0's; saved in the training state)
         self._selected_step = -1
-        self.accum = {"loss": 0.0, "batches": 0, "images": 0, "seconds": 0.0}
+        self.losses = LossTally(self.ranks)  # the epoch's losses, read back every log_every steps
         self.resumed = False
         self._wrapped_for: tuple | None = None
-        self._pending = self._zero_pending()
 
-    def _info(self, message: str) -> None:
+    def info(self, message: str) -> None:
+        """Log ``message`` once for the run (on rank 0)."""
         if self.ranks.main:
             log.info(message)
 
@@ -235,7 +137,7 @@ class Trainer:
             rng["cuda"] = torch.cuda.get_rng_state_all()
         return {
             "step": self.step, "epoch": self.epoch, "step_in_epoch": self.step_in_epoch, "world": self.ranks.world,
-            "best_val": self.best_val, "history": self.history, "accum": dict(self.accum), "rng": rng,
+            "best_val": self.best_val, "history": self.history, "accum": dict(self.losses.totals), "rng": rng,
             "selections": self.selections,
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()},
@@ -274,7 +176,7 @@ class Trainer:
         if self.stepper.scaler is not None and st.get("scaler"):
             self.stepper.scaler.load_state_dict(st["scaler"])
         self.step, self.epoch, self.step_in_epoch = st["step"], st["epoch"], st["step_in_epoch"]
-        self.best_val, self.history, self.accum = st["best_val"], list(st["history"]), dict(st["accum"])
+        self.best_val, self.history, self.losses.totals = st["best_val"], list(st["history"]), dict(st["accum"])
         self.selections = list(st.get("selections", []))
         self._selected_step = self.selections[-1]["step"] if self.selections else -1
         torch.set_rng_state(st["rng"]["torch"].cpu())
@@ -287,58 +189,12 @@ class Trainer:
         if self.ranks.main:
             rundir.write_metrics(self.run_dir, self.history)
 
-    # ---- losses, read back at intervals ------------------------------------------------------
-    def _zero_pending(self) -> dict:
-        return {"bad": torch.zeros((), dtype=torch.long, device=self.device), "values": None, "keys": None,
-                "sums": None, "batches": 0, "images": 0, "seconds": 0.0}
-
-    def _record(self, out: dict[str, torch.Tensor], images: int) -> None:
-        """Add a micro-batch's losses on the device (no read-back); remember the first non-finite one."""
-        p = self._pending
-        values = torch.stack([v.detach().float().reshape(()) for v in out.values()])
-        first = ~torch.isfinite(values).all() & (p["bad"] == 0)
-        p["bad"] += first.long() * (self.step + 1)
-        p["values"] = values if p["values"] is None else torch.where(first, values, p["values"])
-        p["keys"] = list(out)
-        p["sums"] = values if p["sums"] is None else p["sums"] + values  # the first is the task's "loss"
-        p["batches"] += 1
-        p["images"] += images
-
-    def _flush(self) -> None:
-        """Read the pending losses back (one sync), sum them over ranks, stop on NaN/inf."""
-        p = self._pending
-        bad = int(p["bad"].item())
-        sums = p["sums"].tolist() if p["sums"] is not None else [0.0]
-        terms = p["keys"][1:] if p["keys"] else []
-        loss, batches, images, seconds, any_bad, *sums = self.ranks.sum(
-            [sums[0], p["batches"], p["images"], p["seconds"], float(bad > 0), *sums[1:]])
-        self._pending = self._zero_pending()
-        if any_bad:
-            if bad:
-                name, value = next((k, v) for k, v in zip(p["keys"], p["values"].tolist()) if not math.isfinite(v))
-                raise NonFiniteLossError(f"{'training' if name == 'loss' else name} loss is {value} at step {bad}")
-            raise NonFiniteLossError("a loss is not finite on another rank")
-        a = self.accum
-        a["loss"] += loss
-        a["batches"] += int(batches)
-        a["images"] += int(images)
-        a["seconds"] += seconds / self.ranks.world
-        for key, value in zip(terms, sums):  # a task's other losses (pix2pix's g_gan, the teacher's terms)
-            a.setdefault("terms", {}).setdefault(key, 0.0)
-            a["terms"][key] += value
-
     # ---- loop --------------------------------------------------------------------------------
     def _set_frozen(self) -> None:
-        frozen = self.epoch < self.cfg.freeze_epochs and bool(self.cfg.freeze)
-        for name, p in self.task.model.named_parameters():
-            if _matches(name, self.cfg.freeze):
-                p.requires_grad_(not frozen)
+        """Train mode, with the ``freeze`` prefixes frozen during the first ``freeze_epochs``."""
         for net in self.task.modules.values():
             net.train()
-        if frozen:  # frozen BatchNorm keeps its running statistics too
-            for name, mod in self.task.model.named_modules():
-                if _matches(name, self.cfg.freeze):
-                    mod.eval()
+        set_frozen(self.task.model, self.cfg.freeze, self.epoch < self.cfg.freeze_epochs and bool(self.cfg.freeze))
         trainable = tuple(p.requires_grad for net in self.task.modules.values() for p in net.parameters())
         if trainable != self._wrapped_for:  # DDP registers the trainable parameters when it wraps
             self.task.wrap(self.ranks.wrap)
@@ -382,22 +238,21 @@ class Trainer:
         rundir.save_triptychs(self.run_dir / "samples" / f"epoch_{self.epoch:03d}.png", gray, pred, batch)
 
     def _end_epoch(self) -> None:
-        self._flush()
+        self.losses.flush()
         val = self.evaluate()
-        a = self.accum
         row = {
             "epoch": self.epoch + 1, "step": self.step,
-            "train_loss": a["loss"] / max(a["batches"], 1), "val_loss": val,
-            "images_per_s": a["images"] / max(a["seconds"], 1e-9),
+            "train_loss": self.losses.mean_loss(), "val_loss": val,
+            "images_per_s": self.losses.images_per_second(),
             "images_seen": self.step * self.global_batch,
-            "train_seconds": a["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0),
+            "train_seconds": self.losses.totals["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0),
             "lr": self.optimizers["model"].param_groups[0]["lr"], "time": time.time(),
-            **{f"train_{key}": value / max(a["batches"], 1) for key, value in a.get("terms", {}).items()},
+            **{f"train_{key}": value for key, value in self.losses.mean_terms().items()},
         }
         self.history.append(row)
         self.epoch += 1
         self.step_in_epoch = 0
-        self.accum = {"loss": 0.0, "batches": 0, "images": 0, "seconds": 0.0}
+        self.losses.new_epoch()
         score = val if val is not None else row["train_loss"]
         if self.best_val is None or score < self.best_val:
             self.best_val = score
@@ -409,7 +264,7 @@ class Trainer:
             rundir.plot_losses(self.run_dir, self.history)
         self.write_samples()
         val_txt = f"{val:.5f}" if val is not None else "n/a"
-        self._info(f"epoch {self.epoch}/{self.epochs} step {self.step}: train loss {row['train_loss']:.5f}, "
+        self.info(f"epoch {self.epoch}/{self.epochs} step {self.step}: train loss {row['train_loss']:.5f}, "
                    f"val loss {val_txt}, {row['images_per_s']:.1f} images/s")
 
     def _select(self) -> None:
@@ -428,7 +283,7 @@ class Trainer:
                           readout={"render_size": c.render_size, "chroma_gain": record["chroma_gain"]})
             rundir.write_metrics(self.run_dir, self.selections, "selection.jsonl")
             best = self.selector.best(self.selections)
-            self._info(f"step {self.step}: {c.metric} {record[c.metric]:.4f}, colourfulness {record['cf_ratio']:.2f} x "
+            self.info(f"step {self.step}: {c.metric} {record[c.metric]:.4f}, colourfulness {record['cf_ratio']:.2f} x "
                        f"originals' at chroma gain {record['chroma_gain']:g} ({record['photos']} photos, "
                        f"{record['seconds']:.0f} s); best.pt: step {best['step']}")
         self.ranks.barrier()
@@ -446,11 +301,11 @@ class Trainer:
         """True once the training seconds of this run (all sessions, resumes included) reach ``max_minutes``."""
         if self.cfg.max_minutes <= 0:
             return False
-        spent = self.accum["seconds"] + self._pending["seconds"] + (self.history[-1]["train_seconds"] if self.history else 0.0)
+        spent = self.losses.seconds + (self.history[-1]["train_seconds"] if self.history else 0.0)
         return spent >= self.cfg.max_minutes * 60.0
 
     def _save_on_interrupt(self) -> None:
-        self._flush()
+        self.losses.flush()
         self.save_last()
         self.ranks.barrier()  # no rank exits (and makes torchrun stop the others) before rank 0 has saved
         if self.ranks.main:
@@ -476,21 +331,19 @@ class Trainer:
             rgb = self.train_ds.prepare(batch.to(self.device, non_blocking=True), generator)
             with self._no_sync(), self.stepper.autocast():
                 out = self.task.run_step(rgb, self.stepper, generator)
-            self._record(out, len(batch))
+            self.losses.add(out, len(batch), self.step)
             if not self.stepper.finish():
                 continue
             for s in self.schedulers.values():
                 s.step()
             self.step += 1
             self.step_in_epoch += 1
-            now = time.perf_counter()
-            self._pending["seconds"] += now - tick
+            self.losses.add_seconds(time.perf_counter() - tick)
             bar.update(1)
             checkpoint = self.cfg.checkpoint_every and self.step % self.cfg.checkpoint_every == 0
             if checkpoint or self.step % self.cfg.log_every == 0:
-                self._flush()
-                a = self.accum
-                bar.set_postfix(loss=f"{a['loss'] / max(a['batches'], 1):.4f}", img_s=f"{a['images'] / max(a['seconds'], 1e-9):.0f}")
+                self.losses.flush()
+                bar.set_postfix(loss=f"{self.losses.mean_loss():.4f}", img_s=f"{self.losses.images_per_second():.0f}")
             if self.selector and self.cfg.select.every and self.step % self.cfg.select.every == 0:
                 self._select()  # before the checkpoint, so a resume from it keeps this evaluation
             if checkpoint:
@@ -513,8 +366,8 @@ class Trainer:
         from tqdm import tqdm
 
         if self.resumed:
-            self._info(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch + 1})")
-        with _deferred_interrupts() as flag:
+            self.info(f"resuming {self.run_dir} at step {self.step} (epoch {self.epoch + 1})")
+        with deferred_interrupts() as flag:
             try:
                 while self.step < self.total_steps:
                     self._set_frozen()
@@ -539,79 +392,3 @@ class Trainer:
                     f"{self.run_dir} are from the last good state; try a lower optim.lr or another loss."
                 ) from e
         return TrainResult(self.run_dir, self.step, self.epoch, self.best_val, self.history)
-
-
-def _resume_config(run_dir: Path, overrides: list[str]) -> TrainConfig:
-    path = run_dir / "config.yaml"
-    if not path.is_file():
-        raise FileNotFoundError(f"{run_dir} is not a run directory (no config.yaml)")
-    import yaml
-
-    saved = yaml.safe_load(path.read_text())
-    bad = [o for o in overrides if o.partition("=")[0].strip() not in RESUMABLE_KEYS]
-    if bad:
-        raise ValueError(f"cannot change {', '.join(bad)} when resuming; only {', '.join(RESUMABLE_KEYS)} may change")
-    return config_from_dict(apply_overrides(saved, overrides))
-
-
-def _refuse_going_back(trainer: "Trainer", cfg: TrainConfig, path: Path) -> None:
-    """ValueError when a resumed run is already past the epochs (or max_steps) now asked for: nothing would train."""
-    if trainer.step <= trainer.total_steps:
-        return
-    asked = f"max_steps={cfg.max_steps}" if cfg.max_steps > 0 else f"epochs={cfg.epochs}"
-    raise ValueError(f"the run in {path} is already at epoch {trainer.epoch} (step {trainer.step}), past the requested "
-                     f"{asked}: nothing to train; to train on, ask for more (e.g. --set epochs={trainer.epoch + 1})")
-
-
-def train(
-    config: TrainConfig | str | os.PathLike | None = None,
-    *,
-    overrides: list[str] | tuple[str, ...] = (),
-    run_dir: str | os.PathLike | None = None,
-    resume: str | os.PathLike | None = None,
-) -> TrainResult:
-    """Train a model: ``config`` (a :class:`TrainConfig` or a YAML path) with ``key=value`` overrides,
-    in ``run_dir`` (default ``runs/<name>-<timestamp>``); or continue the run in ``resume`` from its last.pt.
-    Under ``torchrun`` every rank calls this; they share one run directory, which rank 0 writes.
-
-    Raises :class:`TrainingDiverged` on NaN/inf loss; on Ctrl-C saves ``last.pt`` and re-raises.
-    """
-    overrides = list(overrides)
-    if resume is not None:
-        path = Path(resume)
-        cfg = _resume_config(path, overrides)
-    else:
-        cfg = config if isinstance(config, TrainConfig) else load_config(config, overrides)
-        if isinstance(config, TrainConfig) and overrides:
-            cfg = config_from_dict(apply_overrides(config_to_dict(config), overrides))
-        path = Path(run_dir) if run_dir is not None else None
-        if path is not None and ((path / "last.pt").exists() or (path / "config.yaml").exists()):
-            raise FileExistsError(f"{path} already holds a run; continue it with --resume {path} or pick a new --run-dir")
-    ranks = setup(cfg.device)
-    if not ranks.main:  # under torchrun, rank 0 speaks for the run
-        logging.getLogger("chromatize").setLevel(logging.WARNING)
-    try:
-        trainer = Trainer(cfg, path, ranks)  # loads the data first: a bad folder fails before any directory is made
-        if path is None:
-            path = ranks.broadcast(rundir.new_run_dir(cfg.run_name) if ranks.main else None)
-        trainer.run_dir = path
-        resuming = resume is not None and (path / "last.pt").exists()
-        if resuming:  # before config.yaml is rewritten: a refused resume changes nothing
-            trainer.load(path / "last.pt")
-            _refuse_going_back(trainer, cfg, path)
-        if ranks.main:
-            path.mkdir(parents=True, exist_ok=True)
-            rundir.remove_partial_files(path)
-            atomic_write_text(path / "config.yaml", dump_config(cfg))
-        trainer._info(trainer.describe())  # the run's first line
-        if not resuming:
-            if resume is not None and ranks.main:
-                log.warning(f"{path} has no last.pt yet; starting it from step 0")
-            if cfg.init_from:
-                grown = init_weights(trainer.task.model, cfg.init_from)
-                if grown:
-                    trainer._info(f"init_from {cfg.init_from}: {len(grown)} tensors given new input channels (zeros)")
-            trainer.task.prepare(trainer.train_ds)
-        return trainer.fit()
-    finally:
-        ranks.close()
